@@ -1,0 +1,260 @@
+// CPU kernel throughput on the shapes of a ~110M-parameter Llama-style model
+// (12 layers of hidden 768 / intermediate 2048, plus a 32000x768 lm_head):
+//  * Decode/<dtype>/tokens/threads: one decode step's matmuls over the whole
+//    weight set (440 MB in F32, 220 MB in 16 bits); "GB/s" counts weight
+//    bytes read, to compare with memory_bandwidth_bench.
+//  * Prefill/<dtype>/threads: 512 tokens through the same set; "GFLOP/s".
+//  * GemmShape: one 512-token GEMM of a single layer matrix.
+//  * TinyMatmul: per-call cost on stories260K shapes (dim 64), which decodes
+//    with ~40 such calls per token.
+//  * AttentionDecode / AttentionPrefill: the attention kernel.
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "kernels/cpu/memory_bandwidth.h"
+#include "kernels/cpu/openblas_setup.h"
+
+namespace {
+
+using slkv::DType;
+using slkv::WeightMatrix;
+
+constexpr int64_t kHidden = 768;
+constexpr int64_t kIntermediate = 2048;
+constexpr int64_t kLayers = 12;
+constexpr int64_t kVocab = 32000;
+constexpr int64_t kPrefillTokens = 512;
+
+const DType kDtypes[] = {DType::F32, DType::F16, DType::BF16};
+
+// Deterministic values in [-1, 1) without the cost of <random> on 100M elements.
+struct Lcg {
+  uint32_t state = 12345;
+  float next() {
+    state = state * 1664525u + 1013904223u;
+    return float(state >> 8) / float(1 << 23) - 1.f;
+  }
+};
+
+// A weight matrix owning its storage.
+struct OwnedMatrix {
+  std::vector<uint8_t> bytes;
+  WeightMatrix view;
+};
+
+OwnedMatrix make_matrix(DType dtype, int64_t rows, int64_t cols, Lcg& rng) {
+  OwnedMatrix m;
+  const size_t n = size_t(rows * cols);
+  m.bytes.resize(n * slkv::dtype_size(dtype));
+  for (size_t i = 0; i < n; ++i) {
+    const float v = rng.next() * 0.05f;
+    if (dtype == DType::F32) reinterpret_cast<float*>(m.bytes.data())[i] = v;
+    else if (dtype == DType::F16) reinterpret_cast<uint16_t*>(m.bytes.data())[i] = slkv::float_to_f16(v);
+    else reinterpret_cast<uint16_t*>(m.bytes.data())[i] = slkv::float_to_bf16(v);
+  }
+  m.view = {m.bytes.data(), dtype, rows, cols};
+  return m;
+}
+
+// Every matrix of the model, in forward order; built once per dtype.
+struct WeightSet {
+  std::vector<OwnedMatrix> matrices;
+  double bytes = 0, parameters = 0;
+};
+
+const WeightSet& weight_set(DType dtype) {
+  static std::map<DType, std::unique_ptr<WeightSet>> sets;  // 440 + 220 + 220 MB once all are used
+  std::unique_ptr<WeightSet>& set = sets[dtype];
+  if (!set) {
+    set = std::make_unique<WeightSet>();
+    Lcg rng;
+    auto add = [&](int64_t rows, int64_t cols) {
+      set->matrices.push_back(make_matrix(dtype, rows, cols, rng));
+      set->parameters += double(rows * cols);
+    };
+    for (int64_t layer = 0; layer < kLayers; ++layer) {
+      for (int i = 0; i < 4; ++i) add(kHidden, kHidden);  // q, k, v, o
+      add(kIntermediate, kHidden);                        // gate
+      add(kIntermediate, kHidden);                        // up
+      add(kHidden, kIntermediate);                        // down
+    }
+    add(kVocab, kHidden);  // lm_head
+    set->bytes = set->parameters * double(slkv::dtype_size(dtype));
+  }
+  return *set;
+}
+
+std::vector<float> activations(int64_t n) {
+  Lcg rng;
+  std::vector<float> x(static_cast<size_t>(n));
+  for (float& v : x) v = rng.next();
+  return x;
+}
+
+void Decode(benchmark::State& state) {
+  const DType dtype = kDtypes[state.range(0)];
+  const int64_t n_tokens = state.range(1);
+  const int threads = int(state.range(2));
+  const WeightSet& set = weight_set(dtype);
+  auto backend = slkv::make_cpu_backend(threads);
+  const std::vector<float> x = activations(n_tokens * kIntermediate);
+  std::vector<float> y(static_cast<size_t>(n_tokens * kVocab));
+  for (auto _ : state) {
+    for (const OwnedMatrix& m : set.matrices) backend->matmul(x.data(), n_tokens, m.view, y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] = benchmark::Counter(set.bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tok/s"] = benchmark::Counter(double(n_tokens), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(slkv::dtype_name(dtype)));
+}
+
+void Prefill(benchmark::State& state) {
+  const DType dtype = kDtypes[state.range(0)];
+  const int threads = int(state.range(1));
+  const WeightSet& set = weight_set(dtype);
+  auto backend = slkv::make_cpu_backend(threads);
+  const std::vector<float> x = activations(kPrefillTokens * kIntermediate);
+  std::vector<float> y(static_cast<size_t>(kPrefillTokens * kVocab));
+  for (auto _ : state) {
+    for (const OwnedMatrix& m : set.matrices) backend->matmul(x.data(), kPrefillTokens, m.view, y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * kPrefillTokens * set.parameters * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tok/s"] = benchmark::Counter(double(kPrefillTokens), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(slkv::dtype_name(dtype)) + " openblas:" + slkv::cpu::openblas_core_name());
+}
+
+// One layer matrix at 512 tokens: args dtype, rows, cols, threads.
+void GemmShape(benchmark::State& state) {
+  const DType dtype = kDtypes[state.range(0)];
+  const int64_t rows = state.range(1), cols = state.range(2);
+  const int threads = int(state.range(3));
+  Lcg rng;
+  const OwnedMatrix m = make_matrix(dtype, rows, cols, rng);
+  auto backend = slkv::make_cpu_backend(threads);
+  const std::vector<float> x = activations(kPrefillTokens * cols);
+  std::vector<float> y(static_cast<size_t>(kPrefillTokens * rows));
+  for (auto _ : state) {
+    backend->matmul(x.data(), kPrefillTokens, m.view, y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kPrefillTokens * double(rows * cols) * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(slkv::dtype_name(dtype)));
+}
+
+// stories260K: dim 64, hidden 172, vocab 512; args rows, cols.
+void TinyMatmul(benchmark::State& state) {
+  const int64_t rows = state.range(0), cols = state.range(1);
+  Lcg rng;
+  const OwnedMatrix m = make_matrix(DType::F32, rows, cols, rng);
+  auto backend = slkv::make_cpu_backend(2);
+  const std::vector<float> x = activations(cols);
+  std::vector<float> y(static_cast<size_t>(rows));
+  for (auto _ : state) {
+    backend->matmul(x.data(), 1, m.view, y.data());
+    benchmark::ClobberMemory();
+  }
+}
+
+struct AttentionInputs {
+  std::vector<float> keys, values, q, out, lse;
+  std::vector<slkv::KvSpan> spans;
+  slkv::AttentionShape shape;
+};
+
+AttentionInputs attention_inputs(int64_t n_queries, int64_t context, int64_t n_heads, int64_t n_kv_heads,
+                                 int64_t head_dim) {
+  AttentionInputs in;
+  in.keys = activations(context * n_kv_heads * head_dim);
+  in.values = activations(context * n_kv_heads * head_dim);
+  in.q = activations(n_queries * n_heads * head_dim);
+  in.out.resize(in.q.size());
+  in.lse.resize(size_t(n_queries * n_heads));
+  in.spans = {{in.keys.data(), in.values.data(), context}};
+  in.shape = {n_heads, n_kv_heads, head_dim, float(1.0 / std::sqrt(double(head_dim)))};
+  return in;
+}
+
+// One decode query over a cache: args context, heads, kv heads, head_dim, threads.
+void AttentionDecode(benchmark::State& state) {
+  const int64_t context = state.range(0), n_heads = state.range(1), n_kv = state.range(2), dim = state.range(3);
+  AttentionInputs in = attention_inputs(1, context, n_heads, n_kv, dim);
+  auto backend = slkv::make_cpu_backend(int(state.range(4)));
+  for (auto _ : state) {
+    backend->attention(in.q.data(), 1, in.spans, in.shape, in.out.data(), in.lse.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["KV GB/s"] = benchmark::Counter(double(2 * context * n_kv * dim * 4) * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// Causal self-attention of a fresh prompt: args tokens, heads, kv heads, head_dim, threads.
+void AttentionPrefill(benchmark::State& state) {
+  const int64_t n = state.range(0), n_heads = state.range(1), n_kv = state.range(2), dim = state.range(3);
+  AttentionInputs in = attention_inputs(n, n, n_heads, n_kv, dim);
+  auto backend = slkv::make_cpu_backend(int(state.range(4)));
+  for (auto _ : state) {
+    backend->attention(in.q.data(), n, in.spans, in.shape, in.out.data(), in.lse.data());
+    benchmark::ClobberMemory();
+  }
+  // q.k and p.v: 2 multiply-adds per head_dim element over n(n+1)/2 pairs per head.
+  const double flops = 4.0 * double(dim) * double(n_heads) * double(n * (n + 1) / 2);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+BENCHMARK(Decode)
+    ->ArgNames({"dtype", "tokens", "threads"})
+    ->ArgsProduct({{0, 1, 2}, {1}, {1, 2}})
+    ->ArgsProduct({{0, 1, 2}, {4, 8}, {2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(Prefill)
+    ->ArgNames({"dtype", "threads"})
+    ->ArgsProduct({{0, 1, 2}, {2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
+BENCHMARK(GemmShape)
+    ->ArgNames({"dtype", "rows", "cols", "threads"})
+    ->ArgsProduct({{0, 1, 2}, {kIntermediate}, {kHidden}, {1, 2}})
+    ->Args({0, kHidden, kIntermediate, 2})
+    ->Args({0, kVocab, kHidden, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(TinyMatmul)->ArgNames({"rows", "cols"})->Args({64, 64})->Args({172, 64})->Args({512, 64})->UseRealTime();
+BENCHMARK(AttentionDecode)
+    ->ArgNames({"context", "heads", "kv", "dim", "threads"})
+    ->Args({2048, 12, 12, 64, 1})
+    ->Args({2048, 12, 12, 64, 2})
+    ->Args({4096, 32, 8, 128, 2})
+    ->Args({128, 8, 4, 8, 2})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK(AttentionPrefill)
+    ->ArgNames({"tokens", "heads", "kv", "dim", "threads"})
+    ->Args({512, 12, 12, 64, 1})
+    ->Args({512, 12, 12, 64, 2})
+    ->Args({512, 32, 8, 128, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // The reference figure for the Decode GB/s counters.
+  benchmark::AddCustomContext("memory_read_GB/s_2threads",
+                              std::to_string(slkv::measure_memory_read_bandwidth_gbps(2, size_t(512) << 20)));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,92 @@
+#pragma once
+// Backend: the compute primitives the model forward is written against.
+// kernels/cpu implements it (always built); kernels/cuda follows the same
+// contract. All activations are fp32; weights may be F32, F16 or BF16.
+// Pointers are in the backend's memory (host memory for the CPU backend).
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "runtime/dtype.h"
+
+namespace slkv {
+
+// A row-major weight matrix as Hugging Face stores a Linear: [out, in].
+struct WeightMatrix {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  int64_t rows = 0;  // output features
+  int64_t cols = 0;  // input features
+};
+
+// A run of consecutive cached tokens of one layer: keys and values laid out
+// [n_tokens][n_kv_heads][head_dim], already rotated by RoPE.
+struct KvSpan {
+  const float* keys = nullptr;
+  const float* values = nullptr;
+  int64_t n_tokens = 0;
+};
+
+struct AttentionShape {
+  int64_t n_heads = 0;     // query heads
+  int64_t n_kv_heads = 0;  // key/value heads (GQA: n_heads % n_kv_heads == 0)
+  int64_t head_dim = 0;
+  float scale = 0.f;       // usually 1/sqrt(head_dim)
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // y[t][r] = sum_c x[t][c] * W[r][c] for t < n_tokens (x: n_tokens x cols,
+  // y: n_tokens x rows). n_tokens == 1 is the bandwidth-bound decode case.
+  virtual void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) = 0;
+  // y[t] += bias for every row t (Qwen2 q/k/v biases).
+  virtual void add_bias(float* y, const float* bias, int64_t n_tokens, int64_t dim) = 0;
+  // y[t] = x[t] / rms(x[t]) * weight, per row of length dim.
+  virtual void rmsnorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim, float eps,
+                       float* y) = 0;
+  // Rotates x [n_tokens][n_heads][head_dim] in place, Hugging Face
+  // rotate-half layout: pairs (i, i + head_dim/2) use angle
+  // positions[t] * inv_freq[i], inv_freq has head_dim/2 entries.
+  virtual void rope(float* x, const int32_t* positions, int64_t n_tokens, int64_t n_heads,
+                    int64_t head_dim, const float* inv_freq) = 0;
+  // out[i] = silu(gate[i]) * up[i].
+  virtual void swiglu(const float* gate, const float* up, int64_t n, float* out) = 0;
+  // y[i] += x[i].
+  virtual void add(float* y, const float* x, int64_t n) = 0;
+  // out[t] = table row ids[t], widened to fp32.
+  virtual void embedding(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* out) = 0;
+
+  // Causal attention of n_queries new queries q [n_queries][n_heads][head_dim]
+  // over the keys of `kv` taken in order (their concatenation). The new
+  // tokens' own keys are the last n_queries keys, so query i sees the first
+  // total - n_queries + i + 1 keys. out: [n_queries][n_heads][head_dim].
+  // lse (optional, [n_queries][n_heads]): natural-log sum over visible keys
+  // of exp(scale * q.k), i.e. the softmax normaliser, for lazy-layer scores.
+  virtual void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv,
+                         const AttentionShape& shape, float* out, float* lse) = 0;
+
+  // Lazy-layer score (SimLayerKV). Query i of q [n_queries][n_heads][head_dim]
+  // is the one at key index first_query_key + i and sees keys 0..that index;
+  // lse [n_queries][n_heads] is its softmax normaliser from attention().
+  // Returns, summed over queries and query heads, the softmax probability the
+  // query puts on the union of the sink window (keys 0..sink-1) and its recent
+  // window (its last `recent` visible keys, itself included); a key in both
+  // windows counts once. No attention matrix is formed.
+  virtual double window_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
+                                       std::span<const KvSpan> kv, const AttentionShape& shape, int64_t sink,
+                                       int64_t recent) = 0;
+  // SnapKV's observation: key_mass [n_kv_heads][n_keys] (n_keys = total keys
+  // of kv) += the softmax probability each query puts on each visible key,
+  // summed over queries and over the query heads that share the KV head.
+  virtual void key_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
+                                  std::span<const KvSpan> kv, const AttentionShape& shape, float* key_mass) = 0;
+};
+
+// The CPU backend: SIMD kernels, OpenMP over n_threads, OpenBLAS for GEMM.
+std::unique_ptr<Backend> make_cpu_backend(int n_threads);
+
+}  // namespace slkv

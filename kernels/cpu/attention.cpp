@@ -1,0 +1,138 @@
+#include "kernels/cpu/attention.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "kernels/cpu/simd.h"
+#include "runtime/error.h"
+
+namespace slkv::cpu {
+namespace {
+
+using simd::kLanes;
+
+// Keys per online-softmax step: their 16 scores form one vector, so the max,
+// the exps and the normaliser update are a handful of vector ops per block.
+constexpr int64_t kBlock = kLanes;
+
+// Below this many multiply-adds (decode over a short cache) one thread does
+// it all: an OpenMP fork/join would cost more than the work.
+constexpr int64_t kMinParallelWork = 256 * 1024;
+
+// One query head against its first n_visible keys. NV = vectors of 16 per
+// head, a compile-time constant so q and the output accumulator stay in
+// registers; the last vector is masked when head_dim % 16 != 0.
+template <int NV>
+void attend_head(const float* q, std::span<const KvSpan> kv, int64_t kv_head, int64_t n_visible,
+                 const AttentionShape& shape, float* out, float* lse) {
+  const int64_t head_dim = shape.head_dim;
+  const int64_t token_stride = shape.n_kv_heads * head_dim;  // floats between a head's consecutive keys
+  const __mmask16 last_mask = head_dim % kLanes ? simd::tail_mask(head_dim % kLanes) : __mmask16(0xffff);
+  auto mask = [&](int v) { return v == NV - 1 ? last_mask : __mmask16(0xffff); };
+
+  __m512 qv[NV], acc[NV];
+  const __m512 scale = _mm512_set1_ps(shape.scale);
+  for (int v = 0; v < NV; ++v) {
+    qv[v] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask(v), q + v * kLanes), scale);  // scores come out scaled
+    acc[v] = _mm512_setzero_ps();
+  }
+  float running_max = -std::numeric_limits<float>::infinity();
+  float normaliser = 0.f;  // sum of exp(score - running_max) so far
+
+  int64_t remaining = n_visible;
+  for (const KvSpan& span : kv) {
+    if (remaining == 0) break;
+    const int64_t n = std::min(span.n_tokens, remaining);
+    remaining -= n;
+    const float* keys = span.keys + kv_head * head_dim;
+    const float* values = span.values + kv_head * head_dim;
+
+    for (int64_t block = 0; block < n; block += kBlock) {
+      const int64_t n_block = std::min(kBlock, n - block);
+      alignas(64) float scores[kBlock];
+      for (int64_t j = 0; j < n_block; ++j) {
+        const float* k = keys + (block + j) * token_stride;
+        __m512 dot = _mm512_setzero_ps();
+        for (int v = 0; v < NV; ++v) dot = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(mask(v), k + v * kLanes), dot);
+        scores[j] = _mm512_reduce_add_ps(dot);
+      }
+      const __mmask16 valid = n_block == kBlock ? __mmask16(0xffff) : simd::tail_mask(n_block);
+      const __m512 s = _mm512_mask_loadu_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), valid, scores);
+
+      // A larger maximum rescales what was accumulated so far (to 0 on the first block).
+      const float block_max = _mm512_reduce_max_ps(s);
+      if (block_max > running_max) {
+        const float correction = std::exp(running_max - block_max);
+        const __m512 c = _mm512_set1_ps(correction);
+        for (int v = 0; v < NV; ++v) acc[v] = _mm512_mul_ps(acc[v], c);
+        normaliser *= correction;
+        running_max = block_max;
+      }
+      const __m512 p = _mm512_maskz_mov_ps(valid, simd::exp(_mm512_sub_ps(s, _mm512_set1_ps(running_max))));
+      normaliser += _mm512_reduce_add_ps(p);
+      _mm512_store_ps(scores, p);
+
+      for (int64_t j = 0; j < n_block; ++j) {
+        const float* value = values + (block + j) * token_stride;
+        const __m512 weight = _mm512_set1_ps(scores[j]);
+        for (int v = 0; v < NV; ++v)
+          acc[v] = _mm512_fmadd_ps(weight, _mm512_maskz_loadu_ps(mask(v), value + v * kLanes), acc[v]);
+      }
+    }
+  }
+
+  const __m512 inv = _mm512_set1_ps(1.f / normaliser);
+  for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(out + v * kLanes, mask(v), _mm512_mul_ps(acc[v], inv));
+  if (lse) *lse = running_max + std::log(normaliser);
+}
+
+using HeadKernel = void (*)(const float*, std::span<const KvSpan>, int64_t, int64_t, const AttentionShape&, float*,
+                            float*);
+
+template <size_t... I>
+constexpr std::array<HeadKernel, sizeof...(I)> make_kernels(std::index_sequence<I...>) {
+  return {&attend_head<int(I) + 1>...};
+}
+
+// kKernels[NV - 1] handles head_dim in (16 (NV - 1), 16 NV].
+constexpr auto kKernels = make_kernels(std::make_index_sequence<kMaxAttentionHeadDim / kLanes>());
+
+}  // namespace
+
+void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape,
+               float* out, float* lse, int n_threads) {
+  SLKV_CHECK(shape.n_heads > 0 && shape.n_kv_heads > 0 && shape.n_heads % shape.n_kv_heads == 0,
+             "attention heads " << shape.n_heads << " / kv heads " << shape.n_kv_heads);
+  SLKV_CHECK(shape.head_dim > 0 && shape.head_dim <= kMaxAttentionHeadDim,
+             "attention head_dim " << shape.head_dim << " (supported: 1.." << kMaxAttentionHeadDim << ")");
+  int64_t total = 0;
+  for (const KvSpan& span : kv) total += span.n_tokens;
+  SLKV_CHECK(n_queries <= total, "attention: " << n_queries << " queries but only " << total << " keys");
+
+  const HeadKernel kernel = kKernels[size_t((shape.head_dim + kLanes - 1) / kLanes - 1)];
+  const int64_t group = shape.n_heads / shape.n_kv_heads;  // query heads per kv head
+  const int64_t n_items = n_queries * shape.n_heads;       // (query, head) pairs, head fastest
+  auto run = [&](int64_t item) {
+    const int64_t query = item / shape.n_heads;
+    const int64_t head = item % shape.n_heads;
+    const int64_t offset = item * shape.head_dim;
+    kernel(q + offset, kv, head / group, total - n_queries + query + 1, shape, out + offset,
+           lse ? lse + item : nullptr);
+  };
+
+  // Multiply-adds: two per key and head_dim element, over ~total - n_queries/2 keys per query.
+  const int64_t work = n_items * (total - n_queries / 2) * shape.head_dim * 2;
+  if (n_threads <= 1 || n_items <= 1 || work < kMinParallelWork) {
+    for (int64_t item = 0; item < n_items; ++item) run(item);
+    return;
+  }
+  // Dynamic: causal rows differ in length. Consecutive heads of a query share
+  // a kv head, whose keys the first one leaves in cache for the next.
+#pragma omp parallel for num_threads(n_threads) schedule(dynamic)
+  for (int64_t item = 0; item < n_items; ++item) run(item);
+}
+
+}  // namespace slkv::cpu

@@ -1,0 +1,19 @@
+#pragma once
+// Causal multi-head attention with grouped KV heads over a list of KV spans,
+// flash style: keys in blocks of 16 with an online softmax, so no score
+// matrix is ever formed. fp32 throughout; head_dim up to 256.
+#include <cstdint>
+#include <span>
+
+#include "kernels/backend.h"
+
+namespace slkv::cpu {
+
+constexpr int64_t kMaxAttentionHeadDim = 256;
+
+// The Backend::attention contract (kernels/backend.h). Work is split over
+// (query, head) pairs across n_threads when it is large enough to pay for it.
+void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape,
+               float* out, float* lse, int n_threads);
+
+}  // namespace slkv::cpu

@@ -1,0 +1,64 @@
+#include "kernels/cpu/cpu_backend.h"
+
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/attention_mass.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/openblas_setup.h"
+#include "runtime/error.h"
+
+namespace slkv {
+
+CpuBackend::CpuBackend(int n_threads) : n_threads_(n_threads) {
+  SLKV_CHECK(n_threads >= 1, "CpuBackend needs at least one thread, got " << n_threads);
+  cpu::ensure_openblas_configured();
+}
+
+std::string CpuBackend::name() const { return "cpu"; }
+
+void CpuBackend::matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) {
+  cpu::matmul(x, n_tokens, w, y, n_threads_);
+}
+
+void CpuBackend::add_bias(float* y, const float* bias, int64_t n_tokens, int64_t dim) {
+  cpu::add_bias(y, bias, n_tokens, dim);
+}
+
+void CpuBackend::rmsnorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim, float eps, float* y) {
+  cpu::rmsnorm(x, weight, n_tokens, dim, eps, y, n_threads_);
+}
+
+void CpuBackend::rope(float* x, const int32_t* positions, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+                      const float* inv_freq) {
+  cpu::rope(x, positions, n_tokens, n_heads, head_dim, inv_freq, n_threads_);
+}
+
+void CpuBackend::swiglu(const float* gate, const float* up, int64_t n, float* out) {
+  cpu::swiglu(gate, up, n, out, n_threads_);
+}
+
+void CpuBackend::add(float* y, const float* x, int64_t n) { cpu::add(y, x, n); }
+
+void CpuBackend::embedding(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* out) {
+  cpu::embedding(table, ids, n_tokens, out);
+}
+
+void CpuBackend::attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv,
+                           const AttentionShape& shape, float* out, float* lse) {
+  cpu::attention(q, n_queries, kv, shape, out, lse, n_threads_);
+}
+
+double CpuBackend::window_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key,
+                                         const float* lse, std::span<const KvSpan> kv, const AttentionShape& shape,
+                                         int64_t sink, int64_t recent) {
+  return cpu::window_attention_mass(q, n_queries, first_query_key, lse, kv, shape, sink, recent, n_threads_);
+}
+
+void CpuBackend::key_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
+                                    std::span<const KvSpan> kv, const AttentionShape& shape, float* key_mass) {
+  cpu::key_attention_mass(q, n_queries, first_query_key, lse, kv, shape, key_mass, n_threads_);
+}
+
+std::unique_ptr<Backend> make_cpu_backend(int n_threads) { return std::make_unique<CpuBackend>(n_threads); }
+
+}  // namespace slkv

@@ -1,0 +1,39 @@
+#pragma once
+// CpuBackend: the Backend implemented with the AVX-512 kernels of
+// kernels/cpu, OpenMP over a fixed number of threads, OpenBLAS for GEMM.
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "kernels/backend.h"
+
+namespace slkv {
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int n_threads);
+
+  std::string name() const override;
+  int n_threads() const { return n_threads_; }
+
+  void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) override;
+  void add_bias(float* y, const float* bias, int64_t n_tokens, int64_t dim) override;
+  void rmsnorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim, float eps, float* y) override;
+  void rope(float* x, const int32_t* positions, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+            const float* inv_freq) override;
+  void swiglu(const float* gate, const float* up, int64_t n, float* out) override;
+  void add(float* y, const float* x, int64_t n) override;
+  void embedding(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* out) override;
+  void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape,
+                 float* out, float* lse) override;
+  double window_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
+                               std::span<const KvSpan> kv, const AttentionShape& shape, int64_t sink,
+                               int64_t recent) override;
+  void key_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
+                          std::span<const KvSpan> kv, const AttentionShape& shape, float* key_mass) override;
+
+ private:
+  int n_threads_;
+};
+
+}  // namespace slkv

@@ -1,0 +1,217 @@
+#include "kernels/cpu/matmul.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <vector>
+
+#include "kernels/cpu/openblas_setup.h"
+#include "kernels/cpu/simd.h"
+#include "runtime/error.h"
+
+namespace slkv::cpu {
+namespace {
+
+using simd::Elem;
+using simd::kLanes;
+
+// Below this many weights a matrix is cache-resident and takes a few
+// microseconds at most: one thread, since an OpenMP fork/join costs about as
+// much (stories260K runs ~40 such matmuls per token).
+constexpr int64_t kMinParallelElements = 32 * 1024;
+
+// Rows of W processed together by the decode kernel: every x load feeds
+// kRowTile FMAs, and kRowTile x kTokenTile accumulators fit the 32 registers.
+constexpr int kRowTile = 4;
+constexpr int kTokenTile = 4;
+
+// Threads split rows in multiples of this, so no two threads write the same
+// 64-byte line of y.
+constexpr int64_t kRowAlign = 16;
+
+// y[t * y_stride + r] = W[r] . x[t] for R rows starting at w and T tokens:
+// one pass over the R weight rows, R*T independent FMA chains.
+template <DType D, int R, int T>
+inline void gemv_tile(const Elem<D>* w, int64_t cols, const float* x, float* y, int64_t y_stride) {
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+
+  int64_t c = 0;
+  for (; c + kLanes <= cols; c += kLanes) {
+    __m512 xv[T];
+    for (int t = 0; t < T; ++t) xv[t] = _mm512_loadu_ps(x + t * cols + c);
+    for (int r = 0; r < R; ++r) {
+      __m512 wv = simd::load<D>(w + r * cols + c);
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  if (c < cols) {  // masked tail: cols need not be a multiple of 16
+    const __mmask16 mask = simd::tail_mask(cols - c);
+    __m512 xv[T];
+    for (int t = 0; t < T; ++t) xv[t] = _mm512_maskz_loadu_ps(mask, x + t * cols + c);
+    for (int r = 0; r < R; ++r) {
+      __m512 wv = simd::load_masked<D>(w + r * cols + c, mask);
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) y[t * y_stride + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+// R rows for every token, in groups of up to kTokenTile tokens. The rows are
+// fetched from memory by the first group; later groups find them in cache.
+template <DType D, int R>
+void gemv_row_block(const Elem<D>* w, int64_t cols, const float* x, int64_t n_tokens, float* y,
+                    int64_t y_stride) {
+  int64_t t = 0;
+  for (; t + kTokenTile <= n_tokens; t += kTokenTile)
+    gemv_tile<D, R, kTokenTile>(w, cols, x + t * cols, y + t * y_stride, y_stride);
+  const float* xt = x + t * cols;
+  float* yt = y + t * y_stride;
+  switch (n_tokens - t) {
+    case 3: gemv_tile<D, R, 3>(w, cols, xt, yt, y_stride); break;
+    case 2: gemv_tile<D, R, 2>(w, cols, xt, yt, y_stride); break;
+    case 1: gemv_tile<D, R, 1>(w, cols, xt, yt, y_stride); break;
+    default: break;
+  }
+}
+
+// Rows [row_begin, row_end) of y for every token.
+template <DType D>
+void gemv_rows(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+               float* y) {
+  const auto* weights = static_cast<const Elem<D>*>(w.data);
+  int64_t r = row_begin;
+  for (; r + kRowTile <= row_end; r += kRowTile)
+    gemv_row_block<D, kRowTile>(weights + r * w.cols, w.cols, x, n_tokens, y + r, w.rows);
+  for (; r < row_end; ++r) gemv_row_block<D, 1>(weights + r * w.cols, w.cols, x, n_tokens, y + r, w.rows);
+}
+
+void gemv_rows_any(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+                   float* y) {
+  switch (w.dtype) {
+    case DType::F32: gemv_rows<DType::F32>(x, n_tokens, w, row_begin, row_end, y); break;
+    case DType::F16: gemv_rows<DType::F16>(x, n_tokens, w, row_begin, row_end, y); break;
+    case DType::BF16: gemv_rows<DType::BF16>(x, n_tokens, w, row_begin, row_end, y); break;
+  }
+}
+
+// The share [begin, end) of `rows` that thread `index` of `count` handles.
+struct RowRange {
+  int64_t begin, end;
+};
+RowRange thread_rows(int64_t rows, int index, int count) {
+  const int64_t units = (rows + kRowAlign - 1) / kRowAlign;
+  return {std::min(rows, units * index / count * kRowAlign), std::min(rows, units * (index + 1) / count * kRowAlign)};
+}
+
+// Threads worth using on a matrix: one when tiny, never more than row units.
+int useful_threads(const WeightMatrix& w, int n_threads) {
+  if (w.rows * w.cols < kMinParallelElements) return 1;
+  return int(std::clamp<int64_t>((w.rows + kRowAlign - 1) / kRowAlign, 1, n_threads));
+}
+
+// Widens rows [0, n_rows) of a 16-bit matrix into out (fp32, same layout).
+template <DType D>
+void widen_rows(const Elem<D>* w, int64_t n_rows, int64_t cols, float* out) {
+  const int64_t n = n_rows * cols;
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) _mm512_storeu_ps(out + i, simd::load<D>(w + i));
+  if (i < n) {
+    const __mmask16 mask = simd::tail_mask(n - i);
+    _mm512_mask_storeu_ps(out + i, mask, simd::load_masked<D>(w + i, mask));
+  }
+}
+
+// Rows of a 16-bit W widened per sgemm call: a panel this size (fp32) stays in
+// L2 between widening and OpenBLAS packing it.
+constexpr int64_t kPanelBytes = 512 * 1024;
+
+// y[:, row_begin:row_end] for every token with single-threaded OpenBLAS.
+template <DType D>
+void gemm_rows(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+               float* y) {
+  const auto* weights = static_cast<const Elem<D>*>(w.data);
+  if constexpr (D == DType::F32) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n_tokens), int(row_end - row_begin), int(w.cols),
+                1.f, x, int(w.cols), weights + row_begin * w.cols, int(w.cols), 0.f, y + row_begin, int(w.rows));
+  } else {
+    const int64_t panel_rows = std::max<int64_t>(kRowAlign, kPanelBytes / int64_t(sizeof(float) * w.cols));
+    thread_local std::vector<float> panel;  // per OpenMP worker, reused across calls
+    panel.resize(size_t(std::min(panel_rows, row_end - row_begin) * w.cols));
+    for (int64_t r = row_begin; r < row_end; r += panel_rows) {
+      const int64_t n_rows = std::min(panel_rows, row_end - r);
+      widen_rows<D>(weights + r * w.cols, n_rows, w.cols, panel.data());
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n_tokens), int(n_rows), int(w.cols), 1.f, x,
+                  int(w.cols), panel.data(), int(w.cols), 0.f, y + r, int(w.rows));
+    }
+  }
+}
+
+void gemm_rows_any(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+                   float* y) {
+  switch (w.dtype) {
+    case DType::F32: gemm_rows<DType::F32>(x, n_tokens, w, row_begin, row_end, y); break;
+    case DType::F16: gemm_rows<DType::F16>(x, n_tokens, w, row_begin, row_end, y); break;
+    case DType::BF16: gemm_rows<DType::BF16>(x, n_tokens, w, row_begin, row_end, y); break;
+  }
+}
+
+void check_shape(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) {
+  SLKV_CHECK(w.data && x && y, "matmul with a null pointer");
+  SLKV_CHECK(n_tokens >= 0 && w.rows >= 0 && w.cols >= 0,
+             "matmul shape " << n_tokens << " x [" << w.rows << ", " << w.cols << "]");
+  SLKV_CHECK(w.cols <= (int64_t(1) << 30) && w.rows <= (int64_t(1) << 30), "matmul too large for BLAS ints");
+}
+
+}  // namespace
+
+void gemv(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
+  check_shape(x, n_tokens, w, y);
+  const int threads = useful_threads(w, n_threads);
+  if (threads <= 1) {
+    gemv_rows_any(x, n_tokens, w, 0, w.rows, y);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const RowRange range = thread_rows(w.rows, omp_get_thread_num(), omp_get_num_threads());
+    gemv_rows_any(x, n_tokens, w, range.begin, range.end, y);
+  }
+}
+
+void gemm(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
+  check_shape(x, n_tokens, w, y);
+  if (n_tokens == 0 || w.rows == 0) return;
+  if (w.cols == 0) {
+    std::fill(y, y + n_tokens * w.rows, 0.f);
+    return;
+  }
+  // OpenBLAS runs single-threaded (openblas_setup) inside our own OpenMP
+  // threads, each on its own slice of rows: no second thread pool competing
+  // for the cores, and the 16-bit widening is parallel too.
+  ensure_openblas_configured();
+  const int threads = useful_threads(w, n_threads);
+  if (threads <= 1) {
+    gemm_rows_any(x, n_tokens, w, 0, w.rows, y);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const RowRange range = thread_rows(w.rows, omp_get_thread_num(), omp_get_num_threads());
+    if (range.end > range.begin) gemm_rows_any(x, n_tokens, w, range.begin, range.end, y);
+  }
+}
+
+void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
+  if (n_tokens >= kGemmMinTokens)
+    gemm(x, n_tokens, w, y, n_threads);
+  else
+    gemv(x, n_tokens, w, y, n_threads);
+}
+
+}  // namespace slkv::cpu

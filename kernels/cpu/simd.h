@@ -1,0 +1,90 @@
+#pragma once
+// AVX-512 helpers shared by the CPU kernels: loads that widen F32/F16/BF16
+// elements into 16 fp32 lanes (full and masked-tail variants), tail masks and
+// a vector exp. Every kernel computes in fp32.
+// GCC 12 warns inside its own AVX-512 headers (the self-initialised
+// _mm512_undefined_* values, GCC bug 105593) wherever they are inlined.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <cstdint>
+#include <type_traits>
+
+#include "runtime/dtype.h"
+
+namespace slkv::simd {
+
+constexpr int64_t kLanes = 16;  // fp32 lanes in a __m512
+
+// The storage element of a weight dtype: float, or the raw 16 bits of f16/bf16.
+template <DType D>
+using Elem = std::conditional_t<D == DType::F32, float, uint16_t>;
+
+// Mask selecting the first n (< 16) lanes, for the tail of a row.
+inline __mmask16 tail_mask(int64_t n) { return __mmask16((1u << n) - 1u); }
+
+// 16 consecutive elements widened to fp32.
+template <DType D>
+inline __m512 load(const Elem<D>* p) {
+  if constexpr (D == DType::F32) {
+    return _mm512_loadu_ps(p);
+  } else if constexpr (D == DType::F16) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  } else {
+    // bf16 is the top half of an fp32: zero-extend to 32 bits, shift left 16.
+    __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+  }
+}
+
+// The first lanes selected by `mask` widened to fp32, other lanes zero. Does
+// not touch memory past the selected elements.
+template <DType D>
+inline __m512 load_masked(const Elem<D>* p, __mmask16 mask) {
+  if constexpr (D == DType::F32) {
+    return _mm512_maskz_loadu_ps(mask, p);
+  } else if constexpr (D == DType::F16) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, p));
+  } else {
+    __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+  }
+}
+
+// e^x for every lane, relative error ~2e-7 (Cephes expf polynomial). Inputs
+// below -104 give 0 and above 89 give +inf, like std::exp in float.
+inline __m512 exp(__m512 x) {
+  const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+  const __m512 ln2_hi = _mm512_set1_ps(0.693359375f);  // ln2 split so n*ln2_hi is exact
+  const __m512 ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
+  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(89.f)), _mm512_set1_ps(-104.f));
+  // x = n*ln2 + r with |r| <= ln2/2, then e^x = 2^n * e^r.
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
+  r = _mm512_fnmadd_ps(n, ln2_lo, r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+  return _mm512_scalef_ps(p, n);  // scalef under/overflows to 0/inf cleanly
+}
+
+// sum a[i] * b[i] over n fp32 elements (any n: the tail is masked).
+inline float dot(const float* a, const float* b, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), acc);
+  if (i < n) {
+    const __mmask16 mask = tail_mask(n - i);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, a + i), _mm512_maskz_loadu_ps(mask, b + i), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+}  // namespace slkv::simd

@@ -1,0 +1,51 @@
+#include "launch/cli_common.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "runtime/error.h"
+
+namespace slkv {
+
+int default_thread_count() {
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : static_cast<int>(cores);
+}
+
+std::vector<std::string> read_prompts_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot open prompts file " + path.string());
+  std::vector<std::string> prompts;
+  std::string line;
+  for (int line_number = 1; std::getline(in, line); ++line_number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json value;
+    try {
+      value = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw Error(path.string() + ":" + std::to_string(line_number) + ": not valid JSON: " + e.what());
+    }
+    if (!value.is_string())
+      throw Error(path.string() + ":" + std::to_string(line_number) + ": expected a JSON string, got " +
+                  std::string(value.type_name()));
+    prompts.push_back(value.get<std::string>());
+  }
+  if (prompts.empty()) throw Error("prompts file " + path.string() + " holds no prompts");
+  return prompts;
+}
+
+SamplingParams generation_defaults(const std::filesystem::path& model_dir) {
+  SamplingParams params;
+  std::ifstream in(model_dir / "generation_config.json");
+  if (!in) return params;
+  nlohmann::json config = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object()) throw Error((model_dir / "generation_config.json").string() + " is not a JSON object");
+  if (!config.value("do_sample", false)) return params;
+  params.temperature = config.value("temperature", 1.0f);
+  params.top_k = config.value("top_k", int64_t{50});
+  params.top_p = config.value("top_p", 1.0f);
+  return params;
+}
+
+}  // namespace slkv

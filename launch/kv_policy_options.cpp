@@ -1,0 +1,37 @@
+#include "launch/kv_policy_options.h"
+
+namespace slkv {
+
+void add_kv_policy_options(cxxopts::Options& options) {
+  options.add_options("KV policy")
+      ("kv-policy", "full, simlayerkv, streaming, snapkv or simlayerkv+snapkv",
+       cxxopts::value<std::string>()->default_value("full"))
+      ("lazy-threshold", "a layer is lazy when its window attention mass exceeds this (default: family preset)",
+       cxxopts::value<double>())
+      ("lazy-detect", "prefill (last --obs-window prompt queries) or decode (first generated token)",
+       cxxopts::value<std::string>())
+      ("sink", "first tokens a windowed layer keeps", cxxopts::value<int64_t>())
+      ("recent", "most recent tokens a windowed layer keeps", cxxopts::value<int64_t>())
+      ("obs-window", "prompt queries observed in prefill detection and by SnapKV", cxxopts::value<int64_t>())
+      ("lazy-window", "rolling (keep at most sink+recent) or grow (keep appending)", cxxopts::value<std::string>())
+      ("snapkv-budget", "prompt tokens SnapKV keeps per KV head besides the observation window",
+       cxxopts::value<int64_t>())
+      ("snapkv-pool", "SnapKV max-pool kernel size (odd)", cxxopts::value<int64_t>());
+}
+
+KvPolicyConfig kv_policy_from_args(const cxxopts::ParseResult& args, const ModelConfig& model) {
+  KvPolicyConfig config = KvPolicyConfig::preset_for(model);
+  config.kind = parse_kv_policy(args["kv-policy"].as<std::string>());
+  if (args.count("lazy-threshold")) config.threshold = args["lazy-threshold"].as<double>();
+  if (args.count("lazy-detect")) config.detect = parse_lazy_detect(args["lazy-detect"].as<std::string>());
+  if (args.count("sink")) config.sink = args["sink"].as<int64_t>();
+  if (args.count("recent")) config.recent = args["recent"].as<int64_t>();
+  if (args.count("obs-window")) config.obs_window = args["obs-window"].as<int64_t>();
+  if (args.count("lazy-window")) config.growth = parse_lazy_window(args["lazy-window"].as<std::string>());
+  if (args.count("snapkv-budget")) config.snapkv_budget = args["snapkv-budget"].as<int64_t>();
+  if (args.count("snapkv-pool")) config.snapkv_pool = args["snapkv-pool"].as<int64_t>();
+  config.validate();
+  return config;
+}
+
+}  // namespace slkv

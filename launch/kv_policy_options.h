@@ -1,0 +1,17 @@
+#pragma once
+// The KV-policy flags shared by generate, analyze-layers and the benchmarks.
+#include <cxxopts.hpp>
+
+#include "runtime/kv_policy_config.h"
+#include "runtime/model_config.h"
+
+namespace slkv {
+
+// --kv-policy, --lazy-threshold, --lazy-detect, --sink, --recent,
+// --obs-window, --lazy-window, --snapkv-budget, --snapkv-pool.
+void add_kv_policy_options(cxxopts::Options& options);
+
+// The model family's preset with every flag the user gave applied; validated.
+KvPolicyConfig kv_policy_from_args(const cxxopts::ParseResult& args, const ModelConfig& model);
+
+}  // namespace slkv

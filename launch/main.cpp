@@ -1,0 +1,76 @@
+// slkv: entry point. Dispatches to a subcommand and turns errors into a clear
+// message and a non-zero exit code (1: bad input or runtime failure, 2: bad usage).
+#include <cxxopts.hpp>
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "launch/commands.h"
+#include "runtime/error.h"
+
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: slkv <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  generate         generate text from a prompt (or a batch of prompts)\n"
+    "  tokenize         text on stdin -> JSON array of token ids (--decode: the reverse)\n"
+    "  inspect          print a model's config, parameter count and bytes by dtype\n"
+    "  make-test-model  write a random-weight Hugging Face model directory\n"
+    "  bench            measure prefill/decode speed and memory against llama.cpp\n"
+    "\n"
+    "Run 'slkv <command> --help' for the options of a command.\n";
+
+// cxxopts says "Argument 'abc' failed to parse" without the flag: find which
+// flag carried that value so the message names it.
+std::string flag_of_bad_value(const std::string& message, int argc, char** argv) {
+  const std::string open = "\u2018", close = "\u2019";
+  size_t begin = message.find(open), end = message.find(close);
+  if (begin == std::string::npos || end == std::string::npos || end <= begin) return "";
+  const std::string value = message.substr(begin + open.size(), end - begin - open.size());
+  for (int i = 2; i < argc; ++i) {
+    std::string argument = argv[i];
+    if (argument == value && std::string(argv[i - 1]).rfind("--", 0) == 0) return argv[i - 1];
+    size_t equals = argument.find('=');
+    if (equals != std::string::npos && argument.substr(equals + 1) == value) return argument.substr(0, equals);
+  }
+  return "";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string command = argv[1];
+  if (command == "--help" || command == "-h" || command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  // The subcommand sees "slkv <command>" as its program name.
+  std::string program = std::string("slkv ") + command;
+  argv[1] = program.data();
+  try {
+    if (command == "generate") return slkv::run_generate(argc - 1, argv + 1);
+    if (command == "tokenize") return slkv::run_tokenize(argc - 1, argv + 1);
+    if (command == "inspect") return slkv::run_inspect(argc - 1, argv + 1);
+    if (command == "make-test-model") return slkv::run_make_test_model(argc - 1, argv + 1);
+    if (command == "bench") return slkv::run_bench(argc - 1, argv + 1);
+    std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;
+    return 2;
+  } catch (const cxxopts::exceptions::exception& e) {
+    const std::string flag = flag_of_bad_value(e.what(), argc, argv);
+    std::cerr << "error: " << e.what() << (flag.empty() ? "" : " for " + flag) << " (see 'slkv " << command
+              << " --help')\n";
+    return 2;
+  } catch (const slkv::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: internal: " << e.what() << "\n";
+    return 3;
+  }
+}

@@ -1,0 +1,125 @@
+#include "runtime/generator.h"
+
+#include <algorithm>
+#include <span>
+
+#include "runtime/error.h"
+#include "runtime/kv_policy.h"
+
+namespace slkv {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+Generator::Generator(Model& model, Backend& backend, KvCache& cache, std::vector<int32_t> stop_tokens,
+                     const KvPolicyConfig& policy)
+    : model_(model), backend_(backend), cache_(cache), stop_tokens_(std::move(stop_tokens)), policy_(policy) {
+  policy_.validate();
+}
+
+std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRequest>& requests,
+                                                  const TokenCallback& on_token) {
+  const int64_t context = model_.config().max_position_embeddings;
+  const int64_t vocab = model_.config().vocab_size;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const GenerationRequest& request = requests[i];
+    const std::string which = requests.size() > 1 ? "prompt " + std::to_string(i + 1) + ": " : "";
+    if (request.prompt_tokens.empty()) throw Error(which + "the prompt is empty (and the tokenizer adds no BOS)");
+    if (static_cast<int64_t>(request.prompt_tokens.size()) >= context)
+      throw Error(which + "the prompt has " + std::to_string(request.prompt_tokens.size()) +
+                  " tokens, the model's context (max_position_embeddings) is " + std::to_string(context) +
+                  ": nothing is left to generate");
+    if (request.max_new_tokens < 0) throw Error("--max-new-tokens must be >= 0");
+    for (int32_t id : request.prompt_tokens)
+      if (id < 0 || id >= vocab) throw Error(which + "token id " + std::to_string(id) + " is outside the vocabulary");
+    request.sampling.validate();
+  }
+
+  KvPolicy policy(policy_, model_.config().num_layers, backend_);
+  std::vector<GenerationResult> results(requests.size());
+  std::vector<Sampler> samplers;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    samplers.emplace_back(requests[i].sampling);
+    results[i].sequence = cache_.add_sequence();
+  }
+  // Sequences still generating, and the token each feeds next.
+  std::vector<size_t> active;
+  std::vector<int32_t> next_token(requests.size());
+  // Samples the next token of request i; returns whether the request is done.
+  auto accept = [&](size_t i, std::span<const float> row) {
+    GenerationResult& result = results[i];
+    int32_t token = samplers[i].sample(row);
+    if (std::find(stop_tokens_.begin(), stop_tokens_.end(), token) != stop_tokens_.end()) {
+      result.finish_reason = "stop";
+      return true;
+    }
+    result.tokens.push_back(token);
+    next_token[i] = token;
+    if (on_token) on_token(i, token);
+    const int64_t length = static_cast<int64_t>(requests[i].prompt_tokens.size() + result.tokens.size());
+    if (static_cast<int64_t>(result.tokens.size()) >= requests[i].max_new_tokens || length >= context) {
+      result.finish_reason = "length";
+      return true;
+    }
+    return false;
+  };
+
+  std::vector<float> logits;
+  std::vector<SequenceChunk> chunks;
+
+  // Prefill: every prompt in one batched pass.
+  auto prefill_start = std::chrono::steady_clock::now();
+  std::vector<size_t> prefilled;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (requests[i].max_new_tokens == 0) {
+      results[i].finish_reason = "length";
+      continue;
+    }
+    chunks.push_back(SequenceChunk{results[i].sequence, requests[i].prompt_tokens, 0});
+    prefilled.push_back(i);
+  }
+  if (!chunks.empty()) {
+    AttentionObserver* observer = policy.begin_prefill(chunks);
+    model_.forward(chunks, cache_, backend_, LogitsFor::LastToken, logits, observer);
+    policy.end_prefill(cache_);
+  }
+  for (size_t row = 0; row < prefilled.size(); ++row) {
+    size_t i = prefilled[row];
+    if (!accept(i, std::span<const float>(logits).subspan(row * vocab, vocab))) active.push_back(i);
+  }
+  const double prefill_seconds = seconds_since(prefill_start);
+
+  // Decode: one token per active sequence per step, all in one batched pass.
+  auto decode_start = std::chrono::steady_clock::now();
+  for (int64_t step = 0; !active.empty(); ++step) {
+    chunks.clear();
+    for (size_t i : active) {
+      const int64_t position = static_cast<int64_t>(requests[i].prompt_tokens.size() + results[i].tokens.size()) - 1;
+      chunks.push_back(SequenceChunk{results[i].sequence, std::span<const int32_t>(&next_token[i], 1), position});
+    }
+    AttentionObserver* observer = policy.begin_decode_step(step, chunks);
+    model_.forward(chunks, cache_, backend_, LogitsFor::LastToken, logits, observer);
+    policy.end_decode_step(step, cache_);
+    std::vector<size_t> still_active;
+    for (size_t row = 0; row < active.size(); ++row) {
+      size_t i = active[row];
+      if (!accept(i, std::span<const float>(logits).subspan(row * vocab, vocab))) still_active.push_back(i);
+    }
+    active.swap(still_active);
+  }
+  const double decode_seconds = seconds_since(decode_start);
+
+  for (auto& result : results) {
+    result.prefill_seconds = prefill_seconds;
+    result.decode_seconds = decode_seconds;
+    result.kv = make_kv_report(cache_, result.sequence, policy);
+    if (release_sequences_) cache_.remove_sequence(result.sequence);
+  }
+  return results;
+}
+
+}  // namespace slkv

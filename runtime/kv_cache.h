@@ -1,0 +1,118 @@
+#pragma once
+// KvCache: the paged KV cache of one rank. Every (sequence, layer) has its own
+// list of blocks from a shared KvBlockPool and its own retention, so layers of
+// one request may hold very different numbers of tokens (SimLayerKV).
+//
+// A layer's tokens are stored as one or two segments of consecutive slots:
+//   full layer      [ all tokens ]
+//   windowed layer  [ sink tokens ] [ recent tokens ]  (the middle is freed)
+// Keys are stored already rotated by RoPE at their absolute position, so
+// trimming never needs to re-rotate anything.
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "runtime/kv_block_pool.h"
+#include "runtime/model_config.h"
+
+namespace slkv {
+
+using SequenceId = int64_t;
+
+// What a layer keeps for a sequence.
+struct Retention {
+  enum class Kind { Full, Window, Selected } kind = Kind::Full;
+  int64_t sink = 0;    // Window: first tokens kept
+  int64_t recent = 0;  // Window: most recent tokens kept
+};
+
+// How a windowed layer treats tokens appended after trimming.
+enum class WindowGrowth {
+  Rolling,  // keep at most sink + recent tokens (StreamingLLM; bounded memory)
+  Grow,     // keep appending (the reference SimLayerKV code)
+};
+
+struct KvCacheGeometry {
+  int64_t num_layers = 0;
+  int64_t n_kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t block_size = 16;  // tokens per block
+  int64_t max_blocks = 0;   // pool capacity, all layers and sequences together
+};
+
+// Room for full KV of tokens_per_sequence[i] tokens for each sequence.
+KvCacheGeometry kv_geometry_for(const ModelConfig& config, const std::vector<int64_t>& tokens_per_sequence,
+                                int64_t block_size = 16);
+
+class KvCache {
+ public:
+  explicit KvCache(const KvCacheGeometry& geometry);
+  ~KvCache();
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
+
+  SequenceId add_sequence();
+  void remove_sequence(SequenceId sequence);  // returns all its blocks to the pool
+
+  // Appends n_tokens keys/values ([n_tokens][n_kv_heads][head_dim] each).
+  // A Window layer in Rolling mode then drops its oldest recent tokens.
+  void append(SequenceId sequence, int64_t layer, const float* keys, const float* values, int64_t n_tokens);
+
+  // The layer's tokens in order, as contiguous runs for the attention kernel.
+  std::vector<KvSpan> spans(SequenceId sequence, int64_t layer) const;
+
+  // Trims the layer to its first `sink` and last `recent` tokens, freeing the
+  // blocks in between at once. A layer holding <= sink + recent tokens keeps
+  // them all but still becomes windowed for later appends.
+  void apply_window(SequenceId sequence, int64_t layer, int64_t sink, int64_t recent, WindowGrowth growth);
+  // Keeps, for every KV head h, the slots kept_slots[h] (ascending, the same
+  // count for every head), copied into fresh blocks (SnapKV token selection).
+  void keep_selected(SequenceId sequence, int64_t layer, const std::vector<std::vector<int64_t>>& kept_slots);
+
+  int64_t tokens_held(SequenceId sequence, int64_t layer) const;
+  // Tokens ever appended to the layer: what full KV would hold.
+  int64_t tokens_appended(SequenceId sequence, int64_t layer) const;
+  int64_t blocks_held(SequenceId sequence, int64_t layer) const;  // distinct blocks
+  const Retention& retention(SequenceId sequence, int64_t layer) const;
+  // Reads one held slot (for tests and SnapKV): pointers to its keys/values.
+  const float* key_at(SequenceId sequence, int64_t layer, int64_t slot) const;
+  const float* value_at(SequenceId sequence, int64_t layer, int64_t slot) const;
+
+  const KvCacheGeometry& geometry() const { return geometry_; }
+  const KvBlockPool& pool() const { return pool_; }
+  int64_t bytes_per_token_per_layer() const;  // keys + values, fp32
+
+ private:
+  struct Segment {
+    std::deque<BlockId> blocks;
+    int64_t first_slot = 0;  // offset of the first token inside blocks.front()
+    int64_t length = 0;      // tokens in this segment
+  };
+  struct LayerState {
+    std::vector<Segment> segments;  // 1 (full/selected) or 2 (window: sink, recent)
+    Retention retention;
+    WindowGrowth growth = WindowGrowth::Rolling;
+    int64_t appended = 0;
+  };
+  struct SequenceState {
+    std::vector<LayerState> layers;
+  };
+
+  LayerState& layer_state(SequenceId sequence, int64_t layer);
+  const LayerState& layer_state(SequenceId sequence, int64_t layer) const;
+  void append_to_segment(Segment& segment, const float* keys, const float* values, int64_t n_tokens);
+  void drop_front(Segment& segment, int64_t n_tokens);
+  void release_segments(LayerState& state);
+  // Block and offset of slot `slot` of the layer.
+  std::pair<BlockId, int64_t> locate(const LayerState& state, int64_t slot) const;
+
+  KvCacheGeometry geometry_;
+  KvBlockPool pool_;
+  SequenceId next_sequence_ = 0;
+  std::unordered_map<SequenceId, SequenceState> sequences_;
+};
+
+}  // namespace slkv

@@ -1,0 +1,151 @@
+// The CPU matmul paths (decode gemv, prefill gemm, and the matmul dispatcher)
+// against a double-precision reference, for every weight dtype. Weights are
+// quantised to the dtype first, so only the fp32 accumulation order differs.
+#include "kernels/cpu/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/backend.h"
+
+namespace slkv {
+namespace {
+
+// A random weight matrix held in its dtype, plus its exact fp32 values.
+struct TestMatrix {
+  DType dtype;
+  int64_t rows, cols;
+  std::vector<float> f32;        // the data when dtype is F32
+  std::vector<uint16_t> bits16;  // the data when dtype is F16/BF16
+  std::vector<float> values;     // what the stored elements mean, for the reference
+
+  WeightMatrix view() const {
+    const void* data = dtype == DType::F32 ? static_cast<const void*>(f32.data()) : bits16.data();
+    return {data, dtype, rows, cols};
+  }
+};
+
+TestMatrix random_matrix(DType dtype, int64_t rows, int64_t cols, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  TestMatrix m{dtype, rows, cols, {}, {}, {}};
+  m.values.resize(size_t(rows * cols));
+  if (dtype == DType::F32) m.f32.resize(m.values.size());
+  else m.bits16.resize(m.values.size());
+  for (size_t i = 0; i < m.values.size(); ++i) {
+    const float v = dist(rng);
+    switch (dtype) {
+      case DType::F32: m.f32[i] = m.values[i] = v; break;
+      case DType::F16: m.bits16[i] = float_to_f16(v); m.values[i] = f16_to_float(m.bits16[i]); break;
+      case DType::BF16: m.bits16[i] = float_to_bf16(v); m.values[i] = bf16_to_float(m.bits16[i]); break;
+    }
+  }
+  return m;
+}
+
+std::vector<float> random_vector(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
+}
+
+// Checks y against the double reference; the error allowed scales with
+// sum |x*w| (the size of the terms), which bounds fp32 accumulation error.
+void expect_matches_reference(const std::vector<float>& x, int64_t n_tokens, const TestMatrix& w,
+                              const std::vector<float>& y) {
+  constexpr double kRelative = 1e-5;
+  int failures = 0;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t r = 0; r < w.rows; ++r) {
+      double sum = 0, magnitude = 0;
+      for (int64_t c = 0; c < w.cols; ++c) {
+        const double term = double(x[t * w.cols + c]) * w.values[r * w.cols + c];
+        sum += term;
+        magnitude += std::abs(term);
+      }
+      const double got = y[t * w.rows + r];
+      if (std::abs(got - sum) > kRelative * magnitude + 1e-7 && ++failures <= 5)
+        ADD_FAILURE() << "token " << t << " row " << r << ": got " << got << ", want " << sum;
+    }
+  }
+}
+
+using MatmulFn = void (*)(const float*, int64_t, const WeightMatrix&, float*, int);
+
+struct Shape {
+  int64_t rows, cols;
+};
+
+// Odd sizes, cols not a multiple of 16, and matrices big enough (>= 32K
+// weights) to be split across threads.
+const Shape kShapes[] = {{1, 1}, {3, 5}, {7, 16}, {17, 33}, {64, 64}, {33, 100}, {130, 255}, {257, 1000}, {1030, 70}};
+const int64_t kTokenCounts[] = {1, 2, 3, 4, 5, 8, 17, 64};
+
+class MatmulTest : public ::testing::TestWithParam<DType> {
+ protected:
+  void check_path(MatmulFn fn, const char* path) {
+    std::mt19937 rng(1234);
+    for (const Shape& shape : kShapes) {
+      const TestMatrix w = random_matrix(GetParam(), shape.rows, shape.cols, rng);
+      for (int64_t n_tokens : kTokenCounts) {
+        const std::vector<float> x = random_vector(size_t(n_tokens * shape.cols), rng);
+        std::vector<float> y1(size_t(n_tokens * shape.rows), NAN), y2(y1.size(), NAN);
+        SCOPED_TRACE(::testing::Message() << path << " " << dtype_name(GetParam()) << " [" << shape.rows << "x"
+                                          << shape.cols << "] n_tokens=" << n_tokens);
+        fn(x.data(), n_tokens, w.view(), y1.data(), 1);
+        expect_matches_reference(x, n_tokens, w, y1);
+        fn(x.data(), n_tokens, w.view(), y2.data(), 2);
+        expect_matches_reference(x, n_tokens, w, y2);
+      }
+    }
+  }
+};
+
+TEST_P(MatmulTest, GemvMatchesReference) { check_path(&cpu::gemv, "gemv"); }
+TEST_P(MatmulTest, GemmMatchesReference) { check_path(&cpu::gemm, "gemm"); }
+TEST_P(MatmulTest, DispatcherMatchesReference) { check_path(&cpu::matmul, "matmul"); }
+
+// A matrix large enough for several 16-bit widening panels per thread.
+TEST_P(MatmulTest, LargeGemmUsesSeveralPanels) {
+  std::mt19937 rng(99);
+  const TestMatrix w = random_matrix(GetParam(), 1500, 600, rng);
+  const int64_t n_tokens = 20;
+  const std::vector<float> x = random_vector(size_t(n_tokens * w.cols), rng);
+  std::vector<float> y(size_t(n_tokens * w.rows));
+  cpu::gemm(x.data(), n_tokens, w.view(), y.data(), 2);
+  expect_matches_reference(x, n_tokens, w, y);
+}
+
+TEST_P(MatmulTest, BackendMatmul) {
+  std::mt19937 rng(7);
+  const TestMatrix w = random_matrix(GetParam(), 96, 200, rng);
+  for (int threads : {1, 2}) {
+    auto backend = make_cpu_backend(threads);
+    for (int64_t n_tokens : {1, 3, 33}) {
+      const std::vector<float> x = random_vector(size_t(n_tokens * w.cols), rng);
+      std::vector<float> y(size_t(n_tokens * w.rows));
+      backend->matmul(x.data(), n_tokens, w.view(), y.data());
+      expect_matches_reference(x, n_tokens, w, y);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllDtypes, MatmulTest, ::testing::Values(DType::F32, DType::F16, DType::BF16),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+TEST(MatmulTest, EmptyShapes) {
+  const float x[4] = {1, 2, 3, 4};
+  float y[4] = {5, 5, 5, 5};
+  const float w[4] = {1, 1, 1, 1};
+  cpu::matmul(x, 0, {w, DType::F32, 2, 2}, y, 2);  // no tokens: nothing written
+  EXPECT_EQ(y[0], 5.f);
+  cpu::gemv(x, 2, {w, DType::F32, 2, 0}, y, 2);  // zero cols: zeros
+  cpu::gemm(x, 2, {w, DType::F32, 2, 0}, y, 2);
+  for (float v : y) EXPECT_EQ(v, 0.f);
+}
+
+}  // namespace
+}  // namespace slkv
