@@ -69,19 +69,16 @@ std::string run_command(const std::string& command, int& exit_code) {
 
 int run_bench(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Benchmark prefill/decode speed and memory, with llama.cpp on the same model");
-  options.add_options()
-      ("model", "model directory", cxxopts::value<std::string>())
-      ("threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))
-      ("prefill-tokens", "prompt length for the prefill measurement", cxxopts::value<int64_t>()->default_value("512"))
-      ("decode-tokens", "tokens generated for the decode measurement", cxxopts::value<int64_t>()->default_value("256"))
-      ("reps", "repetitions (the median is reported)", cxxopts::value<int>()->default_value("3"))
-      ("prompt", "decode prompt", cxxopts::value<std::string>()->default_value("Once upon a time"))
-      ("llamacpp", "path of the llama.cpp anchor script ('' to skip)",
-       cxxopts::value<std::string>()->default_value(std::string(SLKV_SOURCE_DIR) + "/../shared/anchors/llamacpp-bench"))
-      ("llamacpp-type", "weight type llama.cpp runs: f32 or f16 (default: f32 for F32 models, else f16)",
-       cxxopts::value<std::string>())
-      ("json", "print one JSON object")
-      ("h,help", "show this help");
+  options.add_options()("model", "model directory", cxxopts::value<std::string>())(
+      "threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))(
+      "prefill-tokens", "prompt length for the prefill measurement", cxxopts::value<int64_t>()->default_value("512"))(
+      "decode-tokens", "tokens generated for the decode measurement", cxxopts::value<int64_t>()->default_value("256"))(
+      "reps", "repetitions (the median is reported)", cxxopts::value<int>()->default_value("3"))(
+      "prompt", "decode prompt", cxxopts::value<std::string>()->default_value("Once upon a time"))(
+      "llamacpp", "path of the llama.cpp anchor script ('' to skip)",
+      cxxopts::value<std::string>()->default_value(std::string(SLKV_SOURCE_DIR) + "/../shared/anchors/llamacpp-bench"))(
+      "llamacpp-type", "weight type llama.cpp runs: f32 or f16 (default: f32 for F32 models, else f16)",
+      cxxopts::value<std::string>())("json", "print one JSON object")("h,help", "show this help");
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
     std::cout << options.help() << "\n";
@@ -101,10 +98,12 @@ int run_bench(int argc, char** argv) {
   const int64_t context = config.max_position_embeddings;
   const int64_t n_prefill = std::min(args["prefill-tokens"].as<int64_t>(), context);
   const std::vector<int32_t> prompt = tokenizer.encode(args["prompt"].as<std::string>(), true);
-  const int64_t n_decode = std::min<int64_t>(args["decode-tokens"].as<int64_t>(), context - static_cast<int64_t>(prompt.size()));
+  const int64_t n_decode =
+      std::min<int64_t>(args["decode-tokens"].as<int64_t>(), context - static_cast<int64_t>(prompt.size()));
   if (n_prefill < 1 || n_decode < 2) throw Error("the model's context is too short for this benchmark");
 
-  KvCache cache(kv_geometry_for(config, {std::max<int64_t>(n_prefill, static_cast<int64_t>(prompt.size()) + n_decode)}));
+  KvCache cache(
+      kv_geometry_for(config, {std::max<int64_t>(n_prefill, static_cast<int64_t>(prompt.size()) + n_decode)}));
   std::vector<float> logits;
 
   // Prefill: one batched pass over n_prefill tokens, fresh cache each time.
@@ -160,17 +159,19 @@ int run_bench(int argc, char** argv) {
   // llama.cpp on the same directory, in the same run.
   const std::string anchor = args["llamacpp"].as<std::string>();
   if (!anchor.empty()) {
-    std::string type = args.count("llamacpp-type") ? args["llamacpp-type"].as<std::string>()
-                       : report["weight_dtype"] == "F32" ? "f32" : "f16";
+    std::string type = args.count("llamacpp-type")       ? args["llamacpp-type"].as<std::string>()
+                       : report["weight_dtype"] == "F32" ? "f32"
+                                                         : "f16";
     if (type != "f32" && type != "f16") throw Error("--llamacpp-type must be f32 or f16, got " + type);
-    std::string command = "'" + anchor + "' '" + model_dir.string() + "' " + type + " " + std::to_string(threads) + " " +
-                          std::to_string(n_decode) + " " + std::to_string(n_prefill) + " " + std::to_string(reps) +
-                          " 2>/tmp/slkv-llamacpp-bench.log";
+    std::string command = "'" + anchor + "' '" + model_dir.string() + "' " + type + " " + std::to_string(threads) +
+                          " " + std::to_string(n_decode) + " " + std::to_string(n_prefill) + " " +
+                          std::to_string(reps) + " 2>/tmp/slkv-llamacpp-bench.log";
     int exit_code = 0;
     std::string output = run_command(command, exit_code);
     nlohmann::json anchor_report = nlohmann::json::parse(output, nullptr, false);
     if (exit_code != 0 || !anchor_report.is_object()) {
-      report["llamacpp"] = {{"error", "anchor failed (exit " + std::to_string(exit_code) + "), see /tmp/slkv-llamacpp-bench.log"}};
+      report["llamacpp"] = {
+          {"error", "anchor failed (exit " + std::to_string(exit_code) + "), see /tmp/slkv-llamacpp-bench.log"}};
     } else {
       const double ll_decode = anchor_report.value("decode_tok_s", 0.0);
       const double ll_prefill = anchor_report.value("prefill_tok_s", 0.0);

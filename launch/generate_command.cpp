@@ -36,19 +36,17 @@ std::string continuation_text(const Tokenizer& tokenizer, const std::vector<int3
 
 int run_generate(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Generate text with a Hugging Face Llama/Mistral/Qwen2 model directory");
-  options.add_options()
-      ("model", "model directory (config.json, *.safetensors, tokenizer.json)", cxxopts::value<std::string>())
-      ("prompt", "prompt text", cxxopts::value<std::string>())
-      ("prompts-file", "file with one JSON string per line, run together as one batch", cxxopts::value<std::string>())
-      ("max-new-tokens", "tokens to generate at most", cxxopts::value<int64_t>()->default_value("256"))
-      ("temperature", "0 = greedy (default: generation_config.json, else 0)", cxxopts::value<float>())
-      ("top-k", "keep the k most likely tokens (0 = off)", cxxopts::value<int64_t>())
-      ("top-p", "nucleus sampling mass (1 = off)", cxxopts::value<float>())
-      ("seed", "sampling seed (default: random)", cxxopts::value<uint64_t>())
-      ("threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))
-      ("device", "cpu (the CUDA backend is not available yet)", cxxopts::value<std::string>()->default_value("cpu"))
-      ("json", "print one JSON object per prompt instead of streaming text")
-      ("h,help", "show this help");
+  options.add_options()("model", "model directory (config.json, *.safetensors, tokenizer.json)",
+                        cxxopts::value<std::string>())("prompt", "prompt text", cxxopts::value<std::string>())(
+      "prompts-file", "file with one JSON string per line, run together as one batch", cxxopts::value<std::string>())(
+      "max-new-tokens", "tokens to generate at most", cxxopts::value<int64_t>()->default_value("256"))(
+      "temperature", "0 = greedy (default: generation_config.json, else 0)", cxxopts::value<float>())(
+      "top-k", "keep the k most likely tokens (0 = off)", cxxopts::value<int64_t>())(
+      "top-p", "nucleus sampling mass (1 = off)", cxxopts::value<float>())("seed", "sampling seed (default: random)",
+                                                                           cxxopts::value<uint64_t>())(
+      "threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))(
+      "device", "cpu (the CUDA backend is not available yet)", cxxopts::value<std::string>()->default_value("cpu"))(
+      "json", "print one JSON object per prompt instead of streaming text")("h,help", "show this help");
   add_kv_policy_options(options);
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
@@ -95,7 +93,8 @@ int run_generate(int argc, char** argv) {
     requests.push_back(std::move(request));
   }
   std::vector<int32_t> stop_tokens = model->config().eos_token_ids;
-  if (tokenizer.eos_id() >= 0 && std::find(stop_tokens.begin(), stop_tokens.end(), tokenizer.eos_id()) == stop_tokens.end())
+  if (tokenizer.eos_id() >= 0 &&
+      std::find(stop_tokens.begin(), stop_tokens.end(), tokenizer.eos_id()) == stop_tokens.end())
     stop_tokens.push_back(tokenizer.eos_id());
 
   KvCache cache(kv_geometry_for(model->config(), tokens_per_sequence));
@@ -139,8 +138,9 @@ int run_generate(int argc, char** argv) {
           {"prefill_tokens_per_s", result.prefill_seconds > 0 ? batch_prompt_tokens / result.prefill_seconds : 0.0},
           // The first token of each sequence comes from prefill; the rest from decode steps.
           {"decode_tokens_per_s",
-           result.decode_seconds > 0 ? (batch_generated - std::min(batch_generated, results.size())) / result.decode_seconds
-                                     : 0.0},
+           result.decode_seconds > 0
+               ? (batch_generated - std::min(batch_generated, results.size())) / result.decode_seconds
+               : 0.0},
       };
       std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     } else if (stream) {

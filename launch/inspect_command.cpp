@@ -11,9 +11,7 @@ namespace slkv {
 
 int run_inspect(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Print a model's config, parameter count and bytes by dtype");
-  options.add_options()
-      ("model", "model directory", cxxopts::value<std::string>())
-      ("h,help", "show this help");
+  options.add_options()("model", "model directory", cxxopts::value<std::string>())("h,help", "show this help");
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
     std::cout << options.help() << "\n";

@@ -22,7 +22,7 @@ Generator::Generator(Model& model, Backend& backend, KvCache& cache, std::vector
 }
 
 std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRequest>& requests,
-                                                  const TokenCallback& on_token) {
+                                                  const TokenCallback& on_token, const LogitsCallback& on_logits) {
   const int64_t context = model_.config().max_position_embeddings;
   const int64_t vocab = model_.config().vocab_size;
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -52,6 +52,7 @@ std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRe
   // Samples the next token of request i; returns whether the request is done.
   auto accept = [&](size_t i, std::span<const float> row) {
     GenerationResult& result = results[i];
+    if (on_logits) on_logits(i, row);
     int32_t token = samplers[i].sample(row);
     if (std::find(stop_tokens_.begin(), stop_tokens_.end(), token) != stop_tokens_.end()) {
       result.finish_reason = "stop";

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,8 @@ struct GenerationResult {
 
 // Called as each token is produced: (request index, token id).
 using TokenCallback = std::function<void(size_t, int32_t)>;
+// Called with the logits each token was sampled from: (request index, logits row).
+using LogitsCallback = std::function<void(size_t, std::span<const float>)>;
 
 class Generator {
  public:
@@ -46,7 +49,7 @@ class Generator {
   // Throws slkv::Error for an empty prompt, a prompt at or beyond the model's
   // context, or bad sampling parameters, before any work is done.
   std::vector<GenerationResult> generate(const std::vector<GenerationRequest>& requests,
-                                         const TokenCallback& on_token = {});
+                                         const TokenCallback& on_token = {}, const LogitsCallback& on_logits = {});
 
   // When true (default), sequences are removed from the cache at the end.
   void set_release_sequences(bool release) { release_sequences_ = release; }

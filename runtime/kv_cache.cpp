@@ -24,8 +24,7 @@ KvCacheGeometry kv_geometry_for(const ModelConfig& config, const std::vector<int
 }
 
 KvCache::KvCache(const KvCacheGeometry& geometry)
-    : geometry_(geometry),
-      pool_(geometry.block_size, geometry.n_kv_heads * geometry.head_dim, geometry.max_blocks) {}
+    : geometry_(geometry), pool_(geometry.block_size, geometry.n_kv_heads * geometry.head_dim, geometry.max_blocks) {}
 
 KvCache::~KvCache() {
   for (auto& [id, sequence] : sequences_)
@@ -99,8 +98,7 @@ void KvCache::drop_front(Segment& segment, int64_t n_tokens) {
   }
 }
 
-void KvCache::append(SequenceId sequence, int64_t layer, const float* keys, const float* values,
-                     int64_t n_tokens) {
+void KvCache::append(SequenceId sequence, int64_t layer, const float* keys, const float* values, int64_t n_tokens) {
   LayerState& state = layer_state(sequence, layer);
   append_to_segment(state.segments.back(), keys, values, n_tokens);
   state.appended += n_tokens;

@@ -45,8 +45,8 @@ void KvPolicy::observe(int64_t layer, const SequenceChunk& chunk, const float* q
   const std::vector<KvSpan> spans = cache.spans(chunk.sequence, layer);
 
   if (scores_in(phase_)) {
-    state.window_mass[layer] += backend_.window_attention_mass(observed_queries, observed, first_query_key,
-                                                               observed_lse, spans, shape, config_.sink, config_.recent);
+    state.window_mass[layer] += backend_.window_attention_mass(
+        observed_queries, observed, first_query_key, observed_lse, spans, shape, config_.sink, config_.recent);
     state.observed[layer] += observed * shape.n_heads;
   }
   if (phase_ == Phase::Prefill && config_.uses_snapkv()) {
@@ -140,9 +140,8 @@ std::vector<std::vector<int64_t>> snapkv_select(const std::vector<float>& key_ma
     }
     std::iota(order.begin(), order.end(), 0);
     const int64_t take = std::min(budget, prefix);
-    std::partial_sort(order.begin(), order.begin() + take, order.end(), [&](int64_t a, int64_t b) {
-      return pooled[a] > pooled[b] || (pooled[a] == pooled[b] && a < b);
-    });
+    std::partial_sort(order.begin(), order.begin() + take, order.end(),
+                      [&](int64_t a, int64_t b) { return pooled[a] > pooled[b] || (pooled[a] == pooled[b] && a < b); });
     kept[head].assign(order.begin(), order.begin() + take);
     std::sort(kept[head].begin(), kept[head].end());
     for (int64_t slot = prefix; slot < held; ++slot) kept[head].push_back(slot);

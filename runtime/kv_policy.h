@@ -37,8 +37,8 @@ class KvPolicy final : public AttentionObserver {
   AttentionObserver* begin_decode_step(int64_t step, std::span<const SequenceChunk> chunks);
   void end_decode_step(int64_t step, KvCache& cache);
 
-  void observe(int64_t layer, const SequenceChunk& chunk, const float* queries, const float* lse,
-               const KvCache& cache, const AttentionShape& shape) override;
+  void observe(int64_t layer, const SequenceChunk& chunk, const float* queries, const float* lse, const KvCache& cache,
+               const AttentionShape& shape) override;
 
   // Decisions for a sequence (all layers false and no scores before scoring).
   LayerDecisions decisions(SequenceId sequence) const;

@@ -17,10 +17,14 @@ std::filesystem::path config_dir() {
 
 std::string family_key(ModelFamily family) {
   switch (family) {
-    case ModelFamily::Llama2: return "llama2";
-    case ModelFamily::Llama3: return "llama3";
-    case ModelFamily::Mistral: return "mistral";
-    case ModelFamily::Qwen2: return "qwen2";
+    case ModelFamily::Llama2:
+      return "llama2";
+    case ModelFamily::Llama3:
+      return "llama3";
+    case ModelFamily::Mistral:
+      return "mistral";
+    case ModelFamily::Qwen2:
+      return "qwen2";
   }
   return "llama2";
 }
@@ -53,7 +57,8 @@ KvPolicyConfig KvPolicyConfig::preset_for(const ModelConfig& model) {
 }
 
 void KvPolicyConfig::validate() const {
-  if (!std::isfinite(threshold)) throw Error("--lazy-threshold must be a finite number, got " + std::to_string(threshold));
+  if (!std::isfinite(threshold))
+    throw Error("--lazy-threshold must be a finite number, got " + std::to_string(threshold));
   if (sink < 0) throw Error("--sink must be >= 0, got " + std::to_string(sink));
   if (recent < 1) throw Error("--recent must be >= 1, got " + std::to_string(recent));
   if (obs_window < 1) throw Error("--obs-window must be >= 1, got " + std::to_string(obs_window));
@@ -73,11 +78,16 @@ KvPolicyKind parse_kv_policy(const std::string& name) {
 
 std::string kv_policy_name(KvPolicyKind kind) {
   switch (kind) {
-    case KvPolicyKind::Full: return "full";
-    case KvPolicyKind::SimLayerKV: return "simlayerkv";
-    case KvPolicyKind::Streaming: return "streaming";
-    case KvPolicyKind::SnapKV: return "snapkv";
-    case KvPolicyKind::SimLayerKVSnapKV: return "simlayerkv+snapkv";
+    case KvPolicyKind::Full:
+      return "full";
+    case KvPolicyKind::SimLayerKV:
+      return "simlayerkv";
+    case KvPolicyKind::Streaming:
+      return "streaming";
+    case KvPolicyKind::SnapKV:
+      return "snapkv";
+    case KvPolicyKind::SimLayerKVSnapKV:
+      return "simlayerkv+snapkv";
   }
   return "?";
 }

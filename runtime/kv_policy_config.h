@@ -11,11 +11,11 @@
 namespace slkv {
 
 enum class KvPolicyKind {
-  Full,               // keep everything
-  SimLayerKV,         // lazy layers windowed, others full
-  Streaming,          // every layer windowed (StreamingLLM)
-  SnapKV,             // every layer keeps its top-attended prompt tokens
-  SimLayerKVSnapKV,   // lazy layers windowed, others SnapKV-compressed
+  Full,              // keep everything
+  SimLayerKV,        // lazy layers windowed, others full
+  Streaming,         // every layer windowed (StreamingLLM)
+  SnapKV,            // every layer keeps its top-attended prompt tokens
+  SimLayerKVSnapKV,  // lazy layers windowed, others SnapKV-compressed
 };
 
 // Which queries observe the attention that decides lazy layers.

@@ -29,14 +29,10 @@ KvReport make_kv_report(const KvCache& cache, SequenceId sequence, const KvPolic
 nlohmann::json to_json(const KvReport& report) {
   nlohmann::json scores = report.layer_scores.empty() ? nlohmann::json(nullptr) : nlohmann::json(report.layer_scores);
   return {
-      {"policy", report.policy},
-      {"lazy_layers", report.lazy_layers},
-      {"layer_scores", scores},
-      {"kv_tokens_per_layer", report.kv_tokens_per_layer},
-      {"kv_bytes", report.kv_bytes},
-      {"kv_bytes_full", report.kv_bytes_full},
-      {"kv_blocks", report.kv_blocks},
-      {"compression_ratio", report.compression_ratio},
+      {"policy", report.policy},       {"lazy_layers", report.lazy_layers},
+      {"layer_scores", scores},        {"kv_tokens_per_layer", report.kv_tokens_per_layer},
+      {"kv_bytes", report.kv_bytes},   {"kv_bytes_full", report.kv_bytes_full},
+      {"kv_blocks", report.kv_blocks}, {"compression_ratio", report.compression_ratio},
   };
 }
 

@@ -6,10 +6,9 @@
 //   compression_ratio kv_bytes_full / kv_bytes
 //   kv_blocks         pool blocks the sequence holds (block granularity)
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "runtime/kv_cache.h"
 

@@ -18,9 +18,15 @@ std::vector<float> widen_vector(const TensorView& view) {
   std::vector<float> out(view.numel());
   for (int64_t i = 0; i < view.numel(); ++i) {
     switch (view.dtype) {
-      case DType::F32: out[i] = reinterpret_cast<const float*>(view.data)[i]; break;
-      case DType::BF16: out[i] = bf16_to_float(reinterpret_cast<const uint16_t*>(view.data)[i]); break;
-      case DType::F16: out[i] = f16_to_float(reinterpret_cast<const uint16_t*>(view.data)[i]); break;
+      case DType::F32:
+        out[i] = reinterpret_cast<const float*>(view.data)[i];
+        break;
+      case DType::BF16:
+        out[i] = bf16_to_float(reinterpret_cast<const uint16_t*>(view.data)[i]);
+        break;
+      case DType::F16:
+        out[i] = f16_to_float(reinterpret_cast<const uint16_t*>(view.data)[i]);
+        break;
     }
   }
   return out;
@@ -143,8 +149,8 @@ void Model::forward(std::span<const SequenceChunk> chunks, KvCache& cache, Backe
     backend.add(hidden_.data(), proj_.data(), n * hidden);
 
     // Feed-forward block (SwiGLU).
-    backend.rmsnorm(hidden_.data(), layer.post_attention_norm.data(), n, hidden,
-                    static_cast<float>(c.rms_norm_eps), normed_.data());
+    backend.rmsnorm(hidden_.data(), layer.post_attention_norm.data(), n, hidden, static_cast<float>(c.rms_norm_eps),
+                    normed_.data());
     backend.matmul(normed_.data(), n, layer.gate_proj, gate_.data());
     backend.matmul(normed_.data(), n, layer.up_proj, up_.data());
     backend.swiglu(gate_.data(), up_.data(), n * c.intermediate_size, gate_.data());

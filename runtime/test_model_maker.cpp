@@ -52,7 +52,7 @@ struct Random {
     double sum = double(bits & 0xffff) + double((bits >> 16) & 0xffff) + double((bits >> 32) & 0xffff) +
                  double(bits >> 48);
     constexpr double kMean = 4 * 32767.5;
-    const double kStd = std::sqrt(4 * (65536.0 * 65536.0 - 1) / 12);
+    static const double kStd = std::sqrt(4 * (65536.0 * 65536.0 - 1) / 12);  // of the sum
     return float((sum - kMean) / kStd) * stddev;
   }
 };
@@ -76,11 +76,13 @@ std::string dtype_torch_name(DType dtype) {
 }
 
 Json config_json(const TestModelSpec& spec) {
-  if (spec.num_heads <= 0 || (spec.head_dim == 0 && spec.hidden_size % spec.num_heads != 0)) {
+  if (spec.head_dim == 0 && spec.num_heads > 0 && spec.hidden_size % spec.num_heads != 0) {
     throw Error("test model: hidden_size " + std::to_string(spec.hidden_size) +
                 " is not a multiple of num_heads " + std::to_string(spec.num_heads) + " and head_dim is 0");
   }
-  const int64_t head_dim = spec.head_dim ? spec.head_dim : spec.hidden_size / spec.num_heads;
+  // Non-positive sizes are left for ModelConfig::parse to refuse by field name.
+  const int64_t head_dim =
+      spec.head_dim != 0 || spec.num_heads <= 0 ? spec.head_dim : spec.hidden_size / spec.num_heads;
   Json config;
   switch (spec.architecture) {
     case ModelFamily::Llama2:

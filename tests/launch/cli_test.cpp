@@ -49,7 +49,8 @@ TEST(Cli, PromptsFileRunsABatchInInputOrder) {
   std::string content;
   for (const auto& p : prompts) content += nlohmann::json(p).dump() + "\n";
   auto file = temp_file("prompts.jsonl", content);
-  auto batch = run_slkv("generate " + model_flag() + " --prompts-file '" + file.string() + "' --max-new-tokens 20 --json");
+  auto batch =
+      run_slkv("generate " + model_flag() + " --prompts-file '" + file.string() + "' --max-new-tokens 20 --json");
   ASSERT_EQ(batch.exit_code, 0) << batch.output;
   std::istringstream lines(batch.output);
   std::string line;

@@ -250,6 +250,9 @@ TEST_F(TestModelMaker, RefusesImpossibleSpecs) {
   spec.hidden_size = 30;  // not a multiple of 4 heads, and no head_dim
   EXPECT_THROW(make_test_model(spec, dir_), Error);
   spec = tiny_spec();
+  spec.num_heads = 0;
+  EXPECT_THROW(make_test_model(spec, dir_), Error);
+  spec = tiny_spec();
   spec.shards = 1000;
   EXPECT_THROW(make_test_model(spec, dir_), Error);
 }
