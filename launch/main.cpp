@@ -19,6 +19,7 @@ constexpr std::string_view kUsage =
     "  inspect          print a model's config, parameter count and bytes by dtype\n"
     "  make-test-model  write a random-weight Hugging Face model directory\n"
     "  bench            measure prefill/decode speed and memory against llama.cpp\n"
+    "  analyze-layers   per-layer SimLayerKV score distribution over a prompt file\n"
     "\n"
     "Run 'slkv <command> --help' for the options of a command.\n";
 
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
     if (command == "inspect") return slkv::run_inspect(argc - 1, argv + 1);
     if (command == "make-test-model") return slkv::run_make_test_model(argc - 1, argv + 1);
     if (command == "bench") return slkv::run_bench(argc - 1, argv + 1);
+    if (command == "analyze-layers") return slkv::run_analyze_layers(argc - 1, argv + 1);
     std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   } catch (const cxxopts::exceptions::exception& e) {

@@ -112,20 +112,32 @@ void apply_add_flag(const Json& config, const char* key, int32_t id, bool at_fro
   if (!wanted && present) ids.erase(at_front ? ids.begin() : ids.end() - 1);
 }
 
+// Type mismatches that the field checks do not cover (an id that is a
+// string, say) surface as nlohmann exceptions: report them as input errors.
+template <typename Function>
+void with_json_errors(const std::string& source, Function&& function) {
+  try {
+    function();
+  } catch (const Json::exception& e) {
+    throw Error(source + ": unexpected JSON content: " + e.what());
+  }
+}
+
 std::unique_ptr<Tokenizer::Impl> build(const std::string& tokenizer_text, const std::string& source,
                                        const std::string& config_text, const std::string& config_source) {
-  const Json root = parse_json_text(tokenizer_text, source);
-  const JsonPath path{source, ""};
-  if (!root.is_object()) path.fail("expected a JSON object");
-
   auto impl = std::make_unique<Tokenizer::Impl>();
   Tokenizer::Impl& t = *impl;
-  t.model = BpeModel::from_json(json_require(root, "model", path), path / "model");
-  t.normalizer = Normalizer::from_json(field_or_null(root, "normalizer"), path / "normalizer");
-  t.pre_tokenizer = PreTokenizer::from_json(field_or_null(root, "pre_tokenizer"), path / "pre_tokenizer");
-  t.decoder = TokenDecoder::from_json(field_or_null(root, "decoder"), path / "decoder");
-  t.post_processor = PostProcessor::from_json(field_or_null(root, "post_processor"), path / "post_processor");
-  t.added_tokens = parse_added_tokens(field_or_null(root, "added_tokens"), path / "added_tokens");
+  with_json_errors(source, [&] {
+    const Json root = parse_json_text(tokenizer_text, source);
+    const JsonPath path{source, ""};
+    if (!root.is_object()) path.fail("expected a JSON object");
+    t.model = BpeModel::from_json(json_require(root, "model", path), path / "model");
+    t.normalizer = Normalizer::from_json(field_or_null(root, "normalizer"), path / "normalizer");
+    t.pre_tokenizer = PreTokenizer::from_json(field_or_null(root, "pre_tokenizer"), path / "pre_tokenizer");
+    t.decoder = TokenDecoder::from_json(field_or_null(root, "decoder"), path / "decoder");
+    t.post_processor = PostProcessor::from_json(field_or_null(root, "post_processor"), path / "post_processor");
+    t.added_tokens = parse_added_tokens(field_or_null(root, "added_tokens"), path / "added_tokens");
+  });
 
   int32_t max_id = t.model.max_id();
   for (const AddedToken& token : t.added_tokens) max_id = std::max(max_id, token.id);
@@ -143,7 +155,8 @@ std::unique_ptr<Tokenizer::Impl> build(const std::string& tokenizer_text, const 
     }
   }
 
-  if (!config_text.empty()) {
+  if (config_text.empty()) return impl;
+  with_json_errors(config_source, [&] {
     const Json config = parse_json_text(config_text, config_source);
     const JsonPath config_path{config_source, ""};
     if (!config.is_object()) config_path.fail("expected a JSON object");
@@ -155,7 +168,7 @@ std::unique_ptr<Tokenizer::Impl> build(const std::string& tokenizer_text, const 
     }
     apply_add_flag(config, "add_bos_token", t.bos_id, true, t.post_processor.prefix, config_path);
     apply_add_flag(config, "add_eos_token", t.eos_id, false, t.post_processor.suffix, config_path);
-  }
+  });
   return impl;
 }
 

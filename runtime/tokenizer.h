@@ -36,7 +36,9 @@ class Tokenizer {
   int32_t bos_id() const;              // -1 when the tokenizer has none
   int32_t eos_id() const;              // -1 when the tokenizer has none
   bool is_special(int32_t id) const;   // an added token marked special
-  std::string token_string(int32_t id) const;  // the raw vocabulary entry
+  // The raw vocabulary entry (e.g. "▁Hello", "Ġworld", "<0x0A>", "<s>");
+  // throws slkv::Error for an id outside [0, vocab_size()).
+  std::string token_string(int32_t id) const;
 
   struct Impl;
 

@@ -52,15 +52,16 @@ void attend_head(const float* q, std::span<const KvSpan> kv, int64_t kv_head, in
 
     for (int64_t block = 0; block < n; block += kBlock) {
       const int64_t n_block = std::min(kBlock, n - block);
-      alignas(64) float scores[kBlock];
+      alignas(64) float probabilities[kBlock];
       for (int64_t j = 0; j < n_block; ++j) {
         const float* k = keys + (block + j) * token_stride;
         __m512 dot = _mm512_setzero_ps();
         for (int v = 0; v < NV; ++v) dot = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(mask(v), k + v * kLanes), dot);
-        scores[j] = _mm512_reduce_add_ps(dot);
+        probabilities[j] = _mm512_reduce_add_ps(dot);
       }
       const __mmask16 valid = n_block == kBlock ? __mmask16(0xffff) : simd::tail_mask(n_block);
-      const __m512 s = _mm512_mask_loadu_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), valid, scores);
+      const __m512 s =
+          _mm512_mask_loadu_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), valid, probabilities);
 
       // A larger maximum rescales what was accumulated so far (to 0 on the first block).
       const float block_max = _mm512_reduce_max_ps(s);
@@ -73,11 +74,11 @@ void attend_head(const float* q, std::span<const KvSpan> kv, int64_t kv_head, in
       }
       const __m512 p = _mm512_maskz_mov_ps(valid, simd::exp(_mm512_sub_ps(s, _mm512_set1_ps(running_max))));
       normaliser += _mm512_reduce_add_ps(p);
-      _mm512_store_ps(scores, p);
+      _mm512_store_ps(probabilities, p);
 
       for (int64_t j = 0; j < n_block; ++j) {
         const float* value = values + (block + j) * token_stride;
-        const __m512 weight = _mm512_set1_ps(scores[j]);
+        const __m512 weight = _mm512_set1_ps(probabilities[j]);
         for (int v = 0; v < NV; ++v)
           acc[v] = _mm512_fmadd_ps(weight, _mm512_maskz_loadu_ps(mask(v), value + v * kLanes), acc[v]);
       }

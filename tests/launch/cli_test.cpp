@@ -124,3 +124,68 @@ TEST(Cli, OverLongPromptIsRejected) {
 
 }  // namespace
 }  // namespace slkv
+
+namespace slkv {
+namespace {
+
+TEST(CliKvPolicy, JsonReportsTheKvObject) {
+  SLKV_REQUIRE_SHARED();
+  auto result = testing::run_slkv("generate " + model_flag() +
+                                  " --prompt 'Once upon a time, there was a little girl named Lily. She loved to play "
+                                  "outside in the park.' --max-new-tokens 20 --json --kv-policy simlayerkv --sink 2 "
+                                  "--recent 8 --lazy-threshold 0.7 --obs-window 4");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  auto kv = nlohmann::json::parse(result.output)["kv"];
+  EXPECT_EQ(kv["policy"], "simlayerkv");
+  ASSERT_EQ(kv["lazy_layers"].size(), 5u);
+  ASSERT_EQ(kv["layer_scores"].size(), 5u);
+  int64_t held = 0;
+  for (size_t layer = 0; layer < 5; ++layer) {
+    EXPECT_EQ(kv["lazy_layers"][layer].get<bool>(), kv["layer_scores"][layer].get<double>() > 0.7);
+    held += kv["kv_tokens_per_layer"][layer].get<int64_t>();
+    if (kv["lazy_layers"][layer].get<bool>()) EXPECT_EQ(kv["kv_tokens_per_layer"][layer], 10);
+  }
+  EXPECT_EQ(kv["kv_bytes"].get<int64_t>(), held * 2 * 4 * 8 * 4);  // K+V x 4 KV heads x head_dim 8 x fp32
+  EXPECT_NEAR(kv["compression_ratio"].get<double>(),
+              kv["kv_bytes_full"].get<double>() / kv["kv_bytes"].get<double>(), 1e-9);
+  EXPECT_GT(kv["kv_blocks"].get<int64_t>(), 0);
+}
+
+TEST(CliKvPolicy, BadValuesNameTheFlag) {
+  SLKV_REQUIRE_SHARED();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--kv-policy h2o", "--kv-policy"},       {"--sink -1", "--sink"},
+      {"--recent -4", "--recent"},              {"--lazy-threshold nan", "--lazy-threshold"},
+      {"--lazy-detect sometimes", "--lazy-detect"}, {"--lazy-window shrink", "--lazy-window"},
+      {"--snapkv-pool 4", "--snapkv-pool"},     {"--obs-window 0", "--obs-window"},
+  };
+  for (const auto& [flags, name] : cases) {
+    auto result = testing::run_slkv("generate " + model_flag() + " --prompt hi " + flags, true);
+    EXPECT_TRUE(result.exit_code == 1 || result.exit_code == 2) << flags << ": " << result.output;
+    EXPECT_NE(result.output.find(name), std::string::npos) << flags << ": " << result.output;
+  }
+}
+
+TEST(CliKvPolicy, AnalyzeLayersReportsEveryLayer) {
+  SLKV_REQUIRE_SHARED();
+  auto file = temp_file("analyze.jsonl",
+                        "\"Once upon a time, there was a little girl named Lily. She loved to play outside.\"\n"
+                        "{\"context\": \"Lily went to the park with her mom.\", \"input\": \"What did she see?\"}\n"
+                        "plain text prompt about a big red ball\n");
+  auto result = testing::run_slkv("analyze-layers " + model_flag() + " --input '" + file.string() +
+                                  "' --sink 2 --recent 8 --obs-window 4 --json");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  auto report = nlohmann::json::parse(result.output);
+  EXPECT_EQ(report["prompts"], 3);
+  ASSERT_EQ(report["layers"].size(), 5u);
+  for (const auto& layer : report["layers"]) {
+    EXPECT_LE(layer["min"].get<double>(), layer["median"].get<double>());
+    EXPECT_LE(layer["median"].get<double>(), layer["max"].get<double>());
+    EXPECT_GT(layer["min"].get<double>(), 0.0);
+    EXPECT_LE(layer["max"].get<double>(), 1.0 + 1e-6);
+  }
+  std::filesystem::remove(file);
+}
+
+}  // namespace
+}  // namespace slkv

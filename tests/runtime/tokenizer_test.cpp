@@ -276,6 +276,20 @@ TEST(TokenizerSpecial, Llama3AndQwen3Ids) {
   EXPECT_EQ(qwen3.decode(qwen3.encode("<think>x</think>", false), true), "<think>x</think>");
 }
 
+// Oniguruma's \s (Unicode White_Space) excludes U+180E, PCRE2's includes it;
+// ids from the Hugging Face tokenizers.js implementation.
+TEST(TokenizerSpecial, RegexWhiteSpaceMatchesHuggingFace) {
+  REQUIRE_SHARED("tokenizers/qwen3/tokenizer.json");
+  const std::string text = "a \u180Eb  \u3000c\u2028";
+  EXPECT_EQ(cached_tokenizer(shared / "tokenizers/llama3").encode(text, false),
+            (std::vector<int32_t>{64, 87189, 254, 236, 65, 256, 23249, 66, 378, 101}));
+  EXPECT_EQ(cached_tokenizer(shared / "tokenizers/qwen3").encode(text, false),
+            (std::vector<int32_t>{64, 86089, 254, 236, 65, 256, 22441, 66, 378, 101}));
+  // Qwen3's NFC composes "e" + U+0301 into "é".
+  EXPECT_EQ(cached_tokenizer(shared / "tokenizers/qwen3").encode("e\u0301t\u00e9 \uFF21", false),
+            (std::vector<int32_t>{38783, 62823, 94}));
+}
+
 TEST(TokenizerMistral, LoadsAndRoundTrips) {
   REQUIRE_SHARED("tokenizers/mistral-lenml/tokenizer.json");
   const Tokenizer& tokenizer = cached_tokenizer(shared / "tokenizers/mistral-lenml");
@@ -413,6 +427,10 @@ TEST(TokenizerErrors, BadFields) {
   EXPECT_NE(message_of("{" + model +
                        R"(, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(["}, "behavior": "Isolated"}})")
                 .find("pre_tokenizer.pattern.Regex"),
+            std::string::npos);
+  // A value of the wrong JSON type is still an slkv::Error naming the file.
+  EXPECT_NE(message_of("{" + model + R"(, "decoder": {"type": "Strip", "content": " ", "start": "x", "stop": 0}})")
+                .find("tokenizer.json"),
             std::string::npos);
 }
 

@@ -1,0 +1,143 @@
+// slkv analyze-layers: the distribution of every layer's SimLayerKV score
+// over a set of prompts, so a user can pick a threshold for a new model family.
+#include <algorithm>
+#include <cmath>
+#include <cxxopts.hpp>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "kernels/backend.h"
+#include "launch/cli_common.h"
+#include "launch/commands.h"
+#include "launch/kv_policy_options.h"
+#include "launch/prompt_file.h"
+#include "runtime/error.h"
+#include "runtime/kv_policy.h"
+#include "runtime/model.h"
+#include "runtime/tokenizer.h"
+
+namespace slkv {
+namespace {
+
+// LongBench's rule for over-long prompts: keep the head and the tail.
+std::vector<int32_t> truncate_middle(std::vector<int32_t> tokens, size_t limit) {
+  if (tokens.size() <= limit) return tokens;
+  const size_t head = limit / 2, tail = limit - head;
+  std::vector<int32_t> kept(tokens.begin(), tokens.begin() + head);
+  kept.insert(kept.end(), tokens.end() - tail, tokens.end());
+  return kept;
+}
+
+double quantile(std::vector<double> values, double q) {
+  std::sort(values.begin(), values.end());
+  const double at = q * (values.size() - 1);
+  const size_t low = static_cast<size_t>(std::floor(at)), high = static_cast<size_t>(std::ceil(at));
+  return values[low] + (values[high] - values[low]) * (at - low);
+}
+
+}  // namespace
+
+int run_analyze_layers(int argc, char** argv) {
+  cxxopts::Options options(argv[0], "Per-layer SimLayerKV score distribution over a prompt file");
+  options.add_options()
+      ("model", "model directory", cxxopts::value<std::string>())
+      ("input", "prompts: one per line (JSON string, LongBench/RULER JSON object, or plain text)",
+       cxxopts::value<std::string>())
+      ("dataset", "LongBench dataset name: use its template from dataset2prompt.json beside --input",
+       cxxopts::value<std::string>()->default_value(""))
+      ("max-prompts", "analyse at most this many prompts (0 = all)", cxxopts::value<int64_t>()->default_value("0"))
+      ("threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))
+      ("json", "print one JSON object")
+      ("h,help", "show this help");
+  add_kv_policy_options(options);
+  auto args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::cout << options.help() << "\n";
+    return 0;
+  }
+  if (!args.count("model") || !args.count("input")) throw Error("--model DIR and --input FILE are required");
+  std::vector<std::string> prompts = read_evaluation_prompts(args["input"].as<std::string>(), args["dataset"].as<std::string>());
+  const int64_t max_prompts = args["max-prompts"].as<int64_t>();
+  if (max_prompts > 0 && static_cast<int64_t>(prompts.size()) > max_prompts) prompts.resize(max_prompts);
+
+  const std::filesystem::path model_dir = args["model"].as<std::string>();
+  Tokenizer tokenizer = Tokenizer::load(model_dir);
+  std::unique_ptr<Model> model = Model::load(model_dir);
+  std::unique_ptr<Backend> backend = make_cpu_backend(args["threads"].as<int>());
+  KvPolicyConfig config = kv_policy_from_args(args, model->config());
+  config.kind = KvPolicyKind::Full;  // score only, trim nothing
+  config.detect = LazyDetect::Prefill;
+  const int64_t layers = model->config().num_layers;
+  const size_t context = static_cast<size_t>(model->config().max_position_embeddings) - 1;
+
+  std::vector<std::vector<double>> scores(layers);  // [layer][prompt]
+  int64_t total_tokens = 0;
+  for (const std::string& prompt : prompts) {
+    std::vector<int32_t> tokens = truncate_middle(tokenizer.encode(prompt, true), context);
+    total_tokens += static_cast<int64_t>(tokens.size());
+    KvCache cache(kv_geometry_for(model->config(), {static_cast<int64_t>(tokens.size())}));
+    KvPolicy policy(config, layers, *backend);
+    SequenceChunk chunk{cache.add_sequence(), tokens, 0};
+    std::vector<float> logits;
+    model->forward(std::span(&chunk, 1), cache, *backend, LogitsFor::LastToken, logits,
+                   policy.begin_prefill(std::span(&chunk, 1)));
+    policy.end_prefill(cache);
+    LayerDecisions decisions = policy.decisions(chunk.sequence);
+    for (int64_t layer = 0; layer < layers; ++layer) scores[layer].push_back(decisions.scores[layer]);
+  }
+
+  const double preset = KvPolicyConfig::preset_for(model->config()).threshold;
+  nlohmann::json report = {{"model", model_dir.string()},  {"prompts", prompts.size()},
+                           {"mean_prompt_tokens", double(total_tokens) / prompts.size()},
+                           {"sink", config.sink},          {"recent", config.recent},
+                           {"obs_window", config.obs_window}, {"preset_threshold", preset}};
+  for (int64_t layer = 0; layer < layers; ++layer) {
+    const auto& s = scores[layer];
+    double mean = 0, variance = 0;
+    for (double v : s) mean += v / s.size();
+    for (double v : s) variance += (v - mean) * (v - mean) / s.size();
+    report["layers"].push_back({{"layer", layer},
+                                {"mean", mean},
+                                {"std", std::sqrt(variance)},
+                                {"min", quantile(s, 0.0)},
+                                {"p10", quantile(s, 0.1)},
+                                {"median", quantile(s, 0.5)},
+                                {"p90", quantile(s, 0.9)},
+                                {"max", quantile(s, 1.0)},
+                                {"lazy_fraction_at_preset",
+                                 std::count_if(s.begin(), s.end(), [&](double v) { return v > preset; }) /
+                                     double(s.size())}});
+  }
+  // How many layers would be lazy, on average, at a range of thresholds.
+  for (double threshold = 0.5; threshold < 0.999; threshold += 0.05) {
+    double lazy = 0;
+    for (const auto& s : scores)
+      lazy += std::count_if(s.begin(), s.end(), [&](double v) { return v > threshold; }) / double(s.size());
+    report["mean_lazy_layers_by_threshold"].push_back({{"threshold", std::round(threshold * 100) / 100}, {"lazy_layers", lazy}});
+  }
+
+  if (args.count("json")) {
+    std::cout << report.dump() << "\n";
+    return 0;
+  }
+  std::cout << "model " << model_dir.string() << ": " << prompts.size() << " prompts, mean "
+            << std::fixed << std::setprecision(0) << report["mean_prompt_tokens"].get<double>() << " tokens; sink "
+            << config.sink << ", recent " << config.recent << ", obs_window " << config.obs_window
+            << std::setprecision(2) << ", family preset threshold " << preset << "\n\n"
+            << "layer    mean    std     min     p10  median     p90     max  lazy@preset\n" << std::setprecision(3);
+  for (const auto& row : report["layers"]) {
+    std::cout << std::setw(5) << row["layer"].get<int64_t>();
+    for (const char* key : {"mean", "std", "min", "p10", "median", "p90", "max"})
+      std::cout << std::setw(8) << row[key].get<double>();
+    std::cout << std::setw(12) << row["lazy_fraction_at_preset"].get<double>() << "\n";
+  }
+  std::cout << "\nthreshold -> mean lazy layers:";
+  for (const auto& row : report["mean_lazy_layers_by_threshold"])
+    std::cout << "  " << std::setprecision(2) << row["threshold"].get<double>() << ":" << std::setprecision(1)
+              << row["lazy_layers"].get<double>();
+  std::cout << "\n";
+  return 0;
+}
+
+}  // namespace slkv
