@@ -3,15 +3,22 @@
 #include <algorithm>
 #include <chrono>
 #include <cxxopts.hpp>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <sys/resource.h>
 
 #include "kernels/backend.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
 #include "launch/kv_policy_options.h"
+#include "parallel/fault_injection.h"
+#include "parallel/mpi_communicator.h"
+#include "parallel/parallel_context.h"
+#include "parallel/topology.h"
 #include "runtime/error.h"
 #include "runtime/generator.h"
 #include "runtime/model.h"
@@ -32,6 +39,45 @@ std::string continuation_text(const Tokenizer& tokenizer, const std::vector<int3
   return tokenizer.decode(generated, true);
 }
 
+// Sums the per-rank KV reports onto the coordinator: tokens per layer from
+// one TP rank of every stage (stages hold disjoint layers), bytes and blocks
+// from every rank (each holds its own KV heads).
+void merge_kv_reports(ParallelContext& context, std::vector<GenerationResult>& results) {
+  for (GenerationResult& result : results) {
+    KvReport& kv = result.kv;
+    const size_t layers = kv.kv_tokens_per_layer.size();
+    std::vector<double> sums(layers + 3, 0.0);
+    if (context.topology().tp_rank == 0)
+      for (size_t l = 0; l < layers; ++l) sums[l] = static_cast<double>(kv.kv_tokens_per_layer[l]);
+    sums[layers] = static_cast<double>(kv.kv_bytes);
+    sums[layers + 1] = static_cast<double>(kv.kv_bytes_full);
+    sums[layers + 2] = static_cast<double>(kv.kv_blocks);
+    context.world().reduce_sum(sums.data(), static_cast<int64_t>(sums.size()), 0);
+    if (!context.is_coordinator()) continue;
+    for (size_t l = 0; l < layers; ++l) kv.kv_tokens_per_layer[l] = static_cast<int64_t>(sums[l]);
+    kv.kv_bytes = static_cast<int64_t>(sums[layers]);
+    kv.kv_bytes_full = static_cast<int64_t>(sums[layers + 1]);
+    kv.kv_blocks = static_cast<int64_t>(sums[layers + 2]);
+    kv.compression_ratio = kv.kv_bytes > 0 ? static_cast<double>(kv.kv_bytes_full) / kv.kv_bytes : 1.0;
+  }
+}
+
+// Every rank writes DIR/rank<N>.json: the decision vector it applied per sequence.
+void dump_decisions(const std::filesystem::path& dir, const Topology& topology, IndexRange layers,
+                    const std::vector<GenerationResult>& results) {
+  std::filesystem::create_directories(dir);
+  nlohmann::json out;
+  out["rank"] = topology.rank;
+  out["tp_rank"] = topology.tp_rank;
+  out["pp_rank"] = topology.pp_rank;
+  out["layers"] = {layers.begin, layers.end};
+  out["sequences"] = nlohmann::json::array();
+  for (const GenerationResult& result : results) out["sequences"].push_back(result.kv.lazy_layers);
+  const std::filesystem::path file = dir / ("rank" + std::to_string(topology.rank) + ".json");
+  std::ofstream stream(file);
+  if (!(stream << out.dump() << "\n")) throw Error("cannot write " + file.string());
+}
+
 }  // namespace
 
 int run_generate(int argc, char** argv) {
@@ -46,7 +92,14 @@ int run_generate(int argc, char** argv) {
                                                                            cxxopts::value<uint64_t>())(
       "threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))(
       "device", "cpu (the CUDA backend is not available yet)", cxxopts::value<std::string>()->default_value("cpu"))(
-      "json", "print one JSON object per prompt instead of streaming text")("h,help", "show this help");
+      "json", "print one JSON object per prompt instead of streaming text")(
+      "tp", "tensor-parallel ranks (launch tp x pp ranks with mpirun)", cxxopts::value<int>()->default_value("1"))(
+      "pp", "pipeline-parallel stages", cxxopts::value<int>()->default_value("1"))(
+      "pp-layers", "layers per pipeline stage, e.g. 3,2 (default: even split)", cxxopts::value<std::string>())(
+      "dump-decisions", "every rank writes DIR/rank<N>.json with the lazy-layer decisions it applied",
+      cxxopts::value<std::string>())(
+      "dump-logits", "--json: add the logits every token was sampled from (\"step_logits\")")(
+      "h,help", "show this help");
   add_kv_policy_options(options);
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
@@ -63,29 +116,76 @@ int run_generate(int argc, char** argv) {
   const bool json_output = args.count("json") > 0;
   const std::filesystem::path model_dir = args["model"].as<std::string>();
 
-  std::vector<std::string> prompts = args.count("prompt") ? std::vector<std::string>{args["prompt"].as<std::string>()}
-                                                          : read_prompts_file(args["prompts-file"].as<std::string>());
+  // The grid and the slices are checked against config.json before any weight is read.
+  const Topology topology = Topology::make(world_size(), world_rank(), args["tp"].as<int>(), args["pp"].as<int>());
+  const bool coordinator = topology.is_coordinator();
+  std::unique_ptr<ParallelContext> context;
+  ModelShard shard;
+  {
+    const ModelConfig config = ModelConfig::load(model_dir);
+    std::vector<int64_t> counts;
+    if (args.count("pp-layers")) counts = parse_layer_counts(args["pp-layers"].as<std::string>());
+    std::vector<IndexRange> stages = stage_layers(config.num_layers, topology.pp, counts);
+    const TensorSlice slice = tensor_slice(config, topology.tp, topology.tp_rank);
+    shard.tp = topology.tp;
+    shard.tp_rank = topology.tp_rank;
+    shard.pp = topology.pp;
+    shard.pp_rank = topology.pp_rank;
+    shard.layers = stages[topology.pp_rank];
+    if (topology.world_size > 1) {
+      context = std::make_unique<ParallelContext>(topology, stages, slice);
+      shard.tp_comm = &context->tp();
+      shard.pp_comm = &context->pp();
+    }
+  }
+
+  std::vector<std::string> prompts;
+  if (coordinator)
+    prompts = args.count("prompt") ? std::vector<std::string>{args["prompt"].as<std::string>()}
+                                   : read_prompts_file(args["prompts-file"].as<std::string>());
   SamplingParams sampling = generation_defaults(model_dir);
   if (args.count("temperature")) sampling.temperature = args["temperature"].as<float>();
   if (args.count("top-k")) sampling.top_k = args["top-k"].as<int64_t>();
   if (args.count("top-p")) sampling.top_p = args["top-p"].as<float>();
   sampling.seed = args.count("seed") ? args["seed"].as<uint64_t>() : std::random_device{}();
+  if (context) context->broadcast_u64(sampling.seed);
   sampling.validate();
   const int64_t max_new_tokens = args["max-new-tokens"].as<int64_t>();
   if (max_new_tokens < 0) throw Error("--max-new-tokens must be >= 0, got " + std::to_string(max_new_tokens));
 
   auto load_start = std::chrono::steady_clock::now();
-  Tokenizer tokenizer = Tokenizer::load(model_dir);
-  std::unique_ptr<Model> model = Model::load(model_dir);
+  // Only the coordinator tokenizes; the other ranks get token ids.
+  std::optional<Tokenizer> tokenizer;
+  if (coordinator) tokenizer.emplace(Tokenizer::load(model_dir));
+  maybe_inject_failure("load", topology.rank);
+  std::unique_ptr<Model> model = Model::load(model_dir, shard);
   std::unique_ptr<Backend> backend = make_cpu_backend(threads);
   const KvPolicyConfig kv_policy = kv_policy_from_args(args, model->config());
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
 
+  // Coordinator -> every rank: the prompts as token ids ([count, len0, ids0..., len1, ...]).
+  std::vector<std::vector<int32_t>> prompt_tokens;
+  if (coordinator)
+    for (const std::string& prompt : prompts) prompt_tokens.push_back(tokenizer->encode(prompt, /*add_special_tokens=*/true));
+  if (context) {
+    std::vector<int32_t> packed{static_cast<int32_t>(prompt_tokens.size())};
+    for (const auto& tokens : prompt_tokens) {
+      packed.push_back(static_cast<int32_t>(tokens.size()));
+      packed.insert(packed.end(), tokens.begin(), tokens.end());
+    }
+    context->broadcast_ints(packed);
+    prompt_tokens.assign(packed[0], {});
+    size_t at = 1;
+    for (auto& tokens : prompt_tokens) {
+      tokens.assign(packed.begin() + at + 1, packed.begin() + at + 1 + packed[at]);
+      at += 1 + packed[at];
+    }
+  }
   std::vector<GenerationRequest> requests;
   std::vector<int64_t> tokens_per_sequence;
-  for (const std::string& prompt : prompts) {
+  for (const std::vector<int32_t>& tokens : prompt_tokens) {
     GenerationRequest request;
-    request.prompt_tokens = tokenizer.encode(prompt, /*add_special_tokens=*/true);
+    request.prompt_tokens = tokens;
     request.max_new_tokens = max_new_tokens;
     request.sampling = sampling;
     tokens_per_sequence.push_back(std::min<int64_t>(static_cast<int64_t>(request.prompt_tokens.size()) + max_new_tokens,
@@ -93,29 +193,63 @@ int run_generate(int argc, char** argv) {
     requests.push_back(std::move(request));
   }
   std::vector<int32_t> stop_tokens = model->config().eos_token_ids;
-  if (tokenizer.eos_id() >= 0 &&
-      std::find(stop_tokens.begin(), stop_tokens.end(), tokenizer.eos_id()) == stop_tokens.end())
-    stop_tokens.push_back(tokenizer.eos_id());
+  if (coordinator && tokenizer->eos_id() >= 0 &&
+      std::find(stop_tokens.begin(), stop_tokens.end(), tokenizer->eos_id()) == stop_tokens.end())
+    stop_tokens.push_back(tokenizer->eos_id());
+  if (context) context->broadcast_ints(stop_tokens);
 
-  KvCache cache(kv_geometry_for(model->config(), tokens_per_sequence));
+  KvCacheGeometry geometry = kv_geometry_for(model->config(), tokens_per_sequence);
+  geometry.n_kv_heads = model->attention_shape().n_kv_heads;  // this rank's KV heads
+  KvCache cache(geometry);
   Generator generator(*model, *backend, cache, stop_tokens, kv_policy);
+  generator.set_sync(context.get());
 
   // A single prompt streams its text as it is generated.
-  const bool stream = !json_output && requests.size() == 1;
+  const bool stream = coordinator && !json_output && requests.size() == 1;
   std::optional<IncrementalDecoder> stream_decoder;
   if (stream) {
-    stream_decoder.emplace(tokenizer);
+    stream_decoder.emplace(*tokenizer);
     for (int32_t id : requests[0].prompt_tokens) stream_decoder->push(id);
     std::cout << prompts[0] << std::flush;
   }
   TokenCallback on_token;
   if (stream) on_token = [&](size_t, int32_t id) { std::cout << stream_decoder->push(id) << std::flush; };
 
-  std::vector<GenerationResult> results = generator.generate(requests, on_token);
+  const bool dump_logits = json_output && args.count("dump-logits") > 0;
+  std::vector<std::vector<std::vector<float>>> step_logits(requests.size());
+  LogitsCallback on_logits;
+  if (dump_logits)
+    on_logits = [&](size_t i, std::span<const float> row) { step_logits[i].emplace_back(row.begin(), row.end()); };
+
+  const double communication_before = communication_seconds();
+  std::vector<GenerationResult> results = generator.generate(requests, on_token, on_logits);
+  const double communication_ms = (communication_seconds() - communication_before) * 1e3;
+
+  if (args.count("dump-decisions"))
+    dump_decisions(args["dump-decisions"].as<std::string>(), topology, shard.layers, results);
+  // Per-rank loaded bytes and communication time, gathered on the coordinator.
+  std::vector<double> rank_bytes(topology.world_size, 0.0), rank_comm_ms(topology.world_size, 0.0),
+      rank_rss(topology.world_size, 0.0);
+  rank_bytes[topology.rank] = static_cast<double>(model->loaded_bytes());
+  rank_comm_ms[topology.rank] = communication_ms;
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  rank_rss[topology.rank] = static_cast<double>(usage.ru_maxrss) * 1024.0;  // Linux reports KiB
+  if (context) {
+    merge_kv_reports(*context, results);
+    context->world().reduce_sum(rank_bytes.data(), topology.world_size, 0);
+    context->world().reduce_sum(rank_comm_ms.data(), topology.world_size, 0);
+    context->world().reduce_sum(rank_rss.data(), topology.world_size, 0);
+  }
+  if (topology.world_size > 1 && !json_output)
+    std::cerr << "[rank " << topology.rank << " (tp " << topology.tp_rank << ", pp " << topology.pp_rank << "): layers "
+              << shard.layers.begin << "-" << shard.layers.end - 1 << ", loaded " << model->loaded_bytes()
+              << " weight bytes, communication " << communication_ms << " ms]\n";
+  if (!coordinator) return 0;
 
   for (size_t i = 0; i < results.size(); ++i) {
     const GenerationResult& result = results[i];
-    const std::string text = continuation_text(tokenizer, requests[i].prompt_tokens, result.tokens);
+    const std::string text = continuation_text(*tokenizer, requests[i].prompt_tokens, result.tokens);
     if (json_output) {
       nlohmann::json out;
       out["prompt_tokens"] = requests[i].prompt_tokens.size();
@@ -125,6 +259,11 @@ int run_generate(int argc, char** argv) {
       out["finish_reason"] = result.finish_reason;
       out["seed"] = sampling.seed;
       out["kv"] = to_json(result.kv);
+      if (dump_logits) out["step_logits"] = step_logits[i];
+      std::vector<int64_t> bytes(rank_bytes.begin(), rank_bytes.end()), rss(rank_rss.begin(), rank_rss.end());
+      out["parallel"] = {{"world_size", topology.world_size}, {"tp", topology.tp}, {"pp", topology.pp},
+                         {"loaded_bytes_per_rank", bytes}, {"communication_ms_per_rank", rank_comm_ms},
+                         {"peak_rss_bytes_per_rank", rss}};
       size_t batch_prompt_tokens = 0, batch_generated = 0;
       for (size_t j = 0; j < results.size(); ++j) {
         batch_prompt_tokens += requests[j].prompt_tokens.size();
@@ -132,6 +271,7 @@ int run_generate(int argc, char** argv) {
       }
       out["timings"] = {
           {"load_ms", load_seconds * 1e3},
+          {"communication_ms", communication_ms},
           {"prefill_ms", result.prefill_seconds * 1e3},
           {"decode_ms", result.decode_seconds * 1e3},
           {"batch_size", results.size()},

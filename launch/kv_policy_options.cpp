@@ -4,7 +4,7 @@ namespace slkv {
 
 void add_kv_policy_options(cxxopts::Options& options) {
   options.add_options("KV policy")("kv-policy", "full, simlayerkv, streaming, snapkv or simlayerkv+snapkv",
-                                   cxxopts::value<std::string>()->default_value("full"))(
+                                   cxxopts::value<std::string>()->default_value("simlayerkv"))(
       "lazy-threshold", "a layer is lazy when its window attention mass exceeds this (default: family preset)",
       cxxopts::value<double>())(
       "lazy-detect", "prefill (last --obs-window prompt queries) or decode (first generated token)",

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "launch/commands.h"
+#include "parallel/mpi_communicator.h"
 #include "runtime/error.h"
 
 namespace {
@@ -20,6 +21,7 @@ constexpr std::string_view kUsage =
     "  make-test-model  write a random-weight Hugging Face model directory\n"
     "  bench            measure prefill/decode speed and memory against llama.cpp\n"
     "  analyze-layers   per-layer SimLayerKV score distribution over a prompt file\n"
+    "  bench-kv         fidelity vs KV compression of the KV policies, against full KV\n"
     "\n"
     "Run 'slkv <command> --help' for the options of a command.\n";
 
@@ -39,6 +41,30 @@ std::string flag_of_bad_value(const std::string& message, int argc, char** argv)
   return "";
 }
 
+int dispatch(const std::string& command, int argc, char** argv) {
+  if (command == "generate") return slkv::run_generate(argc - 1, argv + 1);
+  if (command == "tokenize") return slkv::run_tokenize(argc - 1, argv + 1);
+  if (command == "inspect") return slkv::run_inspect(argc - 1, argv + 1);
+  if (command == "make-test-model") return slkv::run_make_test_model(argc - 1, argv + 1);
+  if (command == "bench") return slkv::run_bench(argc - 1, argv + 1);
+  if (command == "analyze-layers") return slkv::run_analyze_layers(argc - 1, argv + 1);
+  if (command == "bench-kv") return slkv::run_bench_kv(argc - 1, argv + 1);
+  std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;
+  return 2;
+}
+
+// Under mpirun a failing rank prints "rank N: error: ..." and takes the whole
+// job down (MPI_Abort) instead of leaving the others blocked in a collective.
+int fail(int code, const std::string& message) {
+  if (slkv::world_size() > 1) {
+    std::cerr << "rank " << slkv::world_rank() << ": error: " << message << std::endl;
+    slkv::abort_job(code);
+  }
+  std::cerr << "error: " << message << "\n";
+  slkv::mpi_finalize();
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -54,25 +80,19 @@ int main(int argc, char** argv) {
   // The subcommand sees "slkv <command>" as its program name.
   std::string program = std::string("slkv ") + command;
   argv[1] = program.data();
+  // MPI only when an MPI launcher started us: a plain run is world size 1.
+  if (slkv::launched_by_mpi()) slkv::mpi_initialize(&argc, &argv);
   try {
-    if (command == "generate") return slkv::run_generate(argc - 1, argv + 1);
-    if (command == "tokenize") return slkv::run_tokenize(argc - 1, argv + 1);
-    if (command == "inspect") return slkv::run_inspect(argc - 1, argv + 1);
-    if (command == "make-test-model") return slkv::run_make_test_model(argc - 1, argv + 1);
-    if (command == "bench") return slkv::run_bench(argc - 1, argv + 1);
-    if (command == "analyze-layers") return slkv::run_analyze_layers(argc - 1, argv + 1);
-    std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;
-    return 2;
+    const int code = dispatch(command, argc, argv);
+    slkv::mpi_finalize();
+    return code;
   } catch (const cxxopts::exceptions::exception& e) {
     const std::string flag = flag_of_bad_value(e.what(), argc, argv);
-    std::cerr << "error: " << e.what() << (flag.empty() ? "" : " for " + flag) << " (see 'slkv " << command
-              << " --help')\n";
-    return 2;
+    return fail(2, std::string(e.what()) + (flag.empty() ? "" : " for " + flag) + " (see 'slkv " + command +
+                       " --help')");
   } catch (const slkv::Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+    return fail(1, e.what());
   } catch (const std::exception& e) {
-    std::cerr << "error: internal: " << e.what() << "\n";
-    return 3;
+    return fail(3, std::string("internal: ") + e.what());
   }
 }

@@ -40,6 +40,7 @@ std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRe
   }
 
   KvPolicy policy(policy_, model_.config().num_layers, backend_);
+  policy.set_sync(sync_);
   std::vector<GenerationResult> results(requests.size());
   std::vector<Sampler> samplers;
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -49,24 +50,42 @@ std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRe
   // Sequences still generating, and the token each feeds next.
   std::vector<size_t> active;
   std::vector<int32_t> next_token(requests.size());
-  // Samples the next token of request i; returns whether the request is done.
-  auto accept = [&](size_t i, std::span<const float> row) {
+  // Takes `token` as the next token of request i; returns whether the request is done.
+  auto accept = [&](size_t i, int32_t token) {
     GenerationResult& result = results[i];
-    if (on_logits) on_logits(i, row);
-    int32_t token = samplers[i].sample(row);
     if (std::find(stop_tokens_.begin(), stop_tokens_.end(), token) != stop_tokens_.end()) {
       result.finish_reason = "stop";
       return true;
     }
     result.tokens.push_back(token);
     next_token[i] = token;
-    if (on_token) on_token(i, token);
+    if (on_token && (!sync_ || sync_->is_coordinator())) on_token(i, token);
     const int64_t length = static_cast<int64_t>(requests[i].prompt_tokens.size() + result.tokens.size());
     if (static_cast<int64_t>(result.tokens.size()) >= requests[i].max_new_tokens || length >= context) {
       result.finish_reason = "length";
       return true;
     }
     return false;
+  };
+  // Samples one token per row of `logits` for the requests `rows` (on the
+  // coordinator; broadcast to the other ranks) and accepts them; returns the
+  // requests still generating.
+  std::vector<int32_t> sampled;
+  auto sample_rows = [&](const std::vector<size_t>& rows, std::vector<float>& logits) {
+    sampled.assign(rows.size(), 0);
+    if (sync_) sync_->logits_to_coordinator(logits, static_cast<int64_t>(rows.size()), vocab);
+    if (!sync_ || sync_->is_coordinator()) {
+      for (size_t row = 0; row < rows.size(); ++row) {
+        std::span<const float> logits_row = std::span<const float>(logits).subspan(row * vocab, vocab);
+        if (on_logits) on_logits(rows[row], logits_row);
+        sampled[row] = samplers[rows[row]].sample(logits_row);
+      }
+    }
+    if (sync_) sync_->broadcast_tokens(sampled);
+    std::vector<size_t> still_active;
+    for (size_t row = 0; row < rows.size(); ++row)
+      if (!accept(rows[row], sampled[row])) still_active.push_back(rows[row]);
+    return still_active;
   };
 
   std::vector<float> logits;
@@ -88,15 +107,13 @@ std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRe
     model_.forward(chunks, cache_, backend_, LogitsFor::LastToken, logits, observer);
     policy.end_prefill(cache_);
   }
-  for (size_t row = 0; row < prefilled.size(); ++row) {
-    size_t i = prefilled[row];
-    if (!accept(i, std::span<const float>(logits).subspan(row * vocab, vocab))) active.push_back(i);
-  }
+  if (!prefilled.empty()) active = sample_rows(prefilled, logits);
   const double prefill_seconds = seconds_since(prefill_start);
 
   // Decode: one token per active sequence per step, all in one batched pass.
   auto decode_start = std::chrono::steady_clock::now();
   for (int64_t step = 0; !active.empty(); ++step) {
+    if (sync_) sync_->before_decode_step(step);
     chunks.clear();
     for (size_t i : active) {
       const int64_t position = static_cast<int64_t>(requests[i].prompt_tokens.size() + results[i].tokens.size()) - 1;
@@ -105,12 +122,7 @@ std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRe
     AttentionObserver* observer = policy.begin_decode_step(step, chunks);
     model_.forward(chunks, cache_, backend_, LogitsFor::LastToken, logits, observer);
     policy.end_decode_step(step, cache_);
-    std::vector<size_t> still_active;
-    for (size_t row = 0; row < active.size(); ++row) {
-      size_t i = active[row];
-      if (!accept(i, std::span<const float>(logits).subspan(row * vocab, vocab))) still_active.push_back(i);
-    }
-    active.swap(still_active);
+    active = sample_rows(active, logits);
   }
   const double decode_seconds = seconds_since(decode_start);
 

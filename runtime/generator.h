@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "runtime/distributed_sync.h"
 #include "runtime/kv_cache.h"
 #include "runtime/kv_policy_config.h"
 #include "runtime/kv_report.h"
@@ -53,6 +54,10 @@ class Generator {
 
   // When true (default), sequences are removed from the cache at the end.
   void set_release_sequences(bool release) { release_sequences_ = release; }
+  // Distributed runs: every rank calls generate() with the same requests in
+  // lockstep; the coordinator samples (its on_token/on_logits fire) and the
+  // tokens are broadcast so every rank feeds the same ones. Null = one process.
+  void set_sync(DistributedSync* sync) { sync_ = sync; }
 
  private:
   Model& model_;
@@ -61,6 +66,7 @@ class Generator {
   std::vector<int32_t> stop_tokens_;
   KvPolicyConfig policy_;
   bool release_sequences_ = true;
+  DistributedSync* sync_ = nullptr;
 };
 
 }  // namespace slkv

@@ -78,36 +78,106 @@ void KvPolicy::end_decode_step(int64_t step, KvCache& cache) {
   decide_and_apply(cache);
 }
 
-void KvPolicy::decide_and_apply(KvCache& cache) {
-  for (auto& [sequence, state] : sequences_) {
-    LayerDecisions& decisions = state.decisions;
-    if (std::any_of(state.observed.begin(), state.observed.end(), [](int64_t n) { return n > 0; })) {
-      decisions.scores.assign(num_layers_, 0.0);
-      for (int64_t layer = 0; layer < num_layers_; ++layer)
-        if (state.observed[layer] > 0) decisions.scores[layer] = state.window_mass[layer] / state.observed[layer];
-    }
-    if (decisions.decided) continue;  // retention is applied once per sequence
-    const bool scored = !decisions.scores.empty();
-    if (config_.uses_lazy_layers() && !scored) continue;  // not observed yet (finished before its decode step)
-    for (int64_t layer = 0; layer < num_layers_; ++layer) {
-      bool lazy = config_.kind == KvPolicyKind::Streaming ||
-                  (config_.uses_lazy_layers() && decisions.scores[layer] > config_.threshold);
-      decisions.lazy[layer] = lazy;
-      if (lazy)
-        cache.apply_window(sequence, layer, config_.sink, config_.recent, config_.growth);
-      else if (config_.uses_snapkv())
-        apply_snapkv(cache, sequence, layer, state);
-    }
-    decisions.decided = true;
+void KvPolicy::score(SequenceState& state) const {
+  LayerDecisions& decisions = state.decisions;
+  if (std::any_of(state.observed.begin(), state.observed.end(), [](int64_t n) { return n > 0; })) {
+    decisions.scores.assign(num_layers_, 0.0);
+    for (int64_t layer = 0; layer < num_layers_; ++layer)
+      if (state.observed[layer] > 0) decisions.scores[layer] = state.window_mass[layer] / state.observed[layer];
   }
 }
 
-void KvPolicy::apply_snapkv(KvCache& cache, SequenceId sequence, int64_t layer, const SequenceState& state) const {
-  const std::vector<float>& key_mass = state.key_mass[layer];
+bool KvPolicy::decide(SequenceState& state) const {
+  LayerDecisions& decisions = state.decisions;
+  const bool scored = !decisions.scores.empty();
+  if (config_.uses_lazy_layers() && !scored) return false;  // not observed yet (finished before its decode step)
+  for (int64_t layer = 0; layer < num_layers_; ++layer)
+    decisions.lazy[layer] = config_.kind == KvPolicyKind::Streaming ||
+                            (config_.uses_lazy_layers() && decisions.scores[layer] > config_.threshold);
+  return true;
+}
+
+void KvPolicy::apply(KvCache& cache, SequenceId sequence, SequenceState& state) {
+  for (int64_t layer = 0; layer < num_layers_; ++layer) {
+    if (sync_ && !sync_->owns_layer(layer)) continue;  // another pipeline stage holds it
+    if (state.decisions.lazy[layer])
+      cache.apply_window(sequence, layer, config_.sink, config_.recent, config_.growth);
+    else if (config_.uses_snapkv())
+      apply_snapkv(cache, sequence, layer, state);
+  }
+  state.decisions.decided = true;
+}
+
+// Distributed: the ranks sum their (window mass, observed) per layer; the
+// coordinator scores and decides every undecided sequence and broadcasts
+// [decide?, scores..., lazy...] per sequence; every rank takes that verbatim.
+void KvPolicy::exchange_and_decide() {
+  std::vector<SequenceState*> pending;
+  for (auto& [sequence, state] : sequences_)
+    if (!state.decisions.decided) pending.push_back(&state);
+  const int64_t L = num_layers_;
+  std::vector<double> sums(pending.size() * 2 * L, 0.0);
+  for (size_t s = 0; s < pending.size(); ++s)
+    for (int64_t layer = 0; layer < L; ++layer) {
+      sums[(2 * s) * L + layer] = pending[s]->window_mass[layer];
+      sums[(2 * s + 1) * L + layer] = static_cast<double>(pending[s]->observed[layer]);
+    }
+  sync_->gather_scores(sums);
+  const int64_t stride = 1 + 2 * L;
+  std::vector<double> buffer(pending.size() * stride, 0.0);
+  if (sync_->is_coordinator()) {
+    for (size_t s = 0; s < pending.size(); ++s) {
+      SequenceState& state = *pending[s];
+      for (int64_t layer = 0; layer < L; ++layer) {
+        state.window_mass[layer] = sums[(2 * s) * L + layer];
+        state.observed[layer] = static_cast<int64_t>(sums[(2 * s + 1) * L + layer]);
+      }
+      score(state);
+      const bool decided = decide(state);
+      double* out = &buffer[s * stride];
+      out[0] = decided ? 1.0 : 0.0;
+      for (int64_t layer = 0; layer < L; ++layer) {
+        out[1 + layer] = state.decisions.scores.empty() ? -1.0 : state.decisions.scores[layer];
+        out[1 + L + layer] = state.decisions.lazy[layer] ? 1.0 : 0.0;
+      }
+    }
+  }
+  sync_->broadcast_decisions(buffer);
+  for (size_t s = 0; s < pending.size(); ++s) {
+    LayerDecisions& decisions = pending[s]->decisions;
+    const double* in = &buffer[s * stride];
+    decisions.scores.clear();
+    if (in[1] >= 0.0) decisions.scores.assign(in + 1, in + 1 + L);
+    for (int64_t layer = 0; layer < L; ++layer) decisions.lazy[layer] = in[1 + L + layer] != 0.0;
+    decisions.decided = in[0] != 0.0;  // apply() below marks it again
+    if (!decisions.decided) decisions.scores.clear();
+  }
+}
+
+void KvPolicy::decide_and_apply(KvCache& cache) {
+  if (sync_) {
+    exchange_and_decide();
+    for (auto& [sequence, state] : sequences_)
+      if (state.decisions.decided && !state.applied) {
+        apply(cache, sequence, state);
+        state.applied = true;
+      }
+    return;
+  }
+  for (auto& [sequence, state] : sequences_) {
+    score(state);
+    if (state.decisions.decided) continue;  // retention is applied once per sequence
+    if (decide(state)) apply(cache, sequence, state);
+  }
+}
+
+void KvPolicy::apply_snapkv(KvCache& cache, SequenceId sequence, int64_t layer, SequenceState& state) const {
+  std::vector<float>& key_mass = state.key_mass[layer];
   const int64_t n_kv_heads = cache.geometry().n_kv_heads;
   const int64_t n_scored = static_cast<int64_t>(key_mass.size()) / n_kv_heads;
   const int64_t observed = std::min(config_.obs_window, n_scored);
   if (n_scored - observed <= config_.snapkv_budget) return;  // nothing to drop
+  if (sync_) sync_->reduce_key_mass(key_mass);  // replicated KV heads: every sharer picks the same tokens
   cache.keep_selected(sequence, layer,
                       snapkv_select(key_mass, n_kv_heads, n_scored, cache.tokens_held(sequence, layer), observed,
                                     config_.snapkv_budget, config_.snapkv_pool));

@@ -11,6 +11,7 @@
 
 #include "kernels/backend.h"
 #include "runtime/kv_cache.h"
+#include "runtime/distributed_sync.h"
 #include "runtime/kv_policy_config.h"
 #include "runtime/model.h"
 
@@ -46,6 +47,11 @@ class KvPolicy final : public AttentionObserver {
   // Used by distributed runs: replaces the local decision with one decided elsewhere.
   void set_decisions(SequenceId sequence, const std::vector<bool>& lazy);
 
+  // Distributed runs: scores are summed over the ranks, the coordinator
+  // decides, and every rank applies exactly its decision vector (only to the
+  // layers its stage owns). Null = one process decides alone.
+  void set_sync(DistributedSync* sync) { sync_ = sync; }
+
  private:
   enum class Phase { Idle, Prefill, FirstDecode };
   struct SequenceState {
@@ -53,17 +59,24 @@ class KvPolicy final : public AttentionObserver {
     std::vector<int64_t> observed;             // per layer: (query, head) pairs observed
     std::vector<std::vector<float>> key_mass;  // per layer: [n_kv_heads][n_scored] for SnapKV
     LayerDecisions decisions;
+    bool applied = false;  // distributed runs: retention applied
   };
 
   bool scores_in(Phase phase) const;
   void decide_and_apply(KvCache& cache);
-  void apply_snapkv(KvCache& cache, SequenceId sequence, int64_t layer, const SequenceState& state) const;
+  // score -> decide -> apply, split so that distributed runs decide once.
+  void score(SequenceState& state) const;
+  bool decide(SequenceState& state) const;  // false: not decidable yet
+  void apply(KvCache& cache, SequenceId sequence, SequenceState& state);
+  void exchange_and_decide();
+  void apply_snapkv(KvCache& cache, SequenceId sequence, int64_t layer, SequenceState& state) const;
 
   KvPolicyConfig config_;
   int64_t num_layers_;
   Backend& backend_;
   Phase phase_ = Phase::Idle;
   std::map<SequenceId, SequenceState> sequences_;
+  DistributedSync* sync_ = nullptr;
 };
 
 // SnapKV's choice for one layer: per KV head, the `budget` highest-scoring

@@ -4,12 +4,15 @@
 // safetensors files (zero copy); only the small norm/bias vectors are widened
 // to fp32 at load.
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <span>
 #include <vector>
 
 #include "kernels/backend.h"
+#include "parallel/communicator.h"
+#include "parallel/topology.h"
 #include "runtime/kv_cache.h"
 #include "runtime/model_config.h"
 #include "runtime/weight_store.h"
@@ -30,6 +33,21 @@ struct SequenceChunk {
   int64_t first_position = 0;  // absolute position of tokens[0]
 };
 
+// The part of the model one rank of a tensor/pipeline-parallel job runs.
+// The default is the whole model on one process.
+struct ModelShard {
+  int tp = 1;
+  int tp_rank = 0;
+  int pp = 1;
+  int pp_rank = 0;
+  IndexRange layers{0, -1};        // this stage's layers; end -1 = all
+  Communicator* tp_comm = nullptr;  // the stage's TP group (required when tp > 1)
+  Communicator* pp_comm = nullptr;  // this tp_rank across the stages (required when pp > 1)
+
+  bool first_stage() const { return pp_rank == 0; }
+  bool last_stage() const { return pp_rank == pp - 1; }
+};
+
 enum class LogitsFor { LastToken, AllTokens };
 
 // Sees every layer's attention inputs during a forward pass; SimLayerKV uses
@@ -47,21 +65,42 @@ class AttentionObserver {
 class Model {
  public:
   static std::unique_ptr<Model> load(const std::filesystem::path& model_dir);
+  // Loads only this rank's slices: its stage's layers, its heads / FFN rows /
+  // vocabulary rows (Megatron column- and row-parallel split). Throws
+  // slkv::Error when the heads cannot be split shard.tp ways.
+  static std::unique_ptr<Model> load(const std::filesystem::path& model_dir, const ModelShard& shard);
 
   const ModelConfig& config() const { return config_; }
   const WeightStore& weights() const { return weights_; }
+  const ModelShard& shard() const { return shard_; }
+  // This rank's heads (all of them on one process).
   AttentionShape attention_shape() const;
+  // Bytes of weights this rank holds (mapped slices it reads plus owned copies).
+  int64_t loaded_bytes() const { return loaded_bytes_; }
   // Bytes of weights read by one decode step (every matrix once).
   int64_t weight_bytes_per_token() const;
 
   // Runs all chunks as one batched pass: their new K/V are appended to
   // `cache`, and logits [rows][vocab] are written, one row per chunk
-  // (LastToken) or per token (AllTokens), in chunk order.
+  // (LastToken) or per token (AllTokens), in chunk order. Sharded: collective
+  // over the shard's groups; a stage receives the hidden states from the one
+  // before and sends its own on; only the last stage writes logits (others
+  // leave `logits` empty); the cache holds this rank's KV heads.
   void forward(std::span<const SequenceChunk> chunks, KvCache& cache, Backend& backend, LogitsFor which,
                std::vector<float>& logits, AttentionObserver* observer = nullptr);
 
  private:
-  Model(ModelConfig config, WeightStore weights);
+  Model(ModelConfig config, WeightStore weights, const ModelShard& shard);
+  WeightMatrix rows_of(const std::string& name, const std::vector<int64_t>& shape, IndexRange rows);
+  WeightMatrix columns_of(const std::string& name, const std::vector<int64_t>& shape, IndexRange columns);
+  std::vector<float> vector_of(const std::string& name, const std::vector<int64_t>& shape, IndexRange part);
+  void embed(Backend& backend, int64_t n);
+  void all_reduce_tp(float* data, int64_t count);
+
+  ModelShard shard_;
+  TensorSlice slice_;
+  int64_t loaded_bytes_ = 0;
+  std::deque<std::vector<std::byte>> owned_;  // row-parallel slices copied out of the mapping
 
   ModelConfig config_;
   WeightStore weights_;
@@ -72,8 +111,9 @@ class Model {
   std::vector<float> inv_freq_;
 
   // Scratch activations reused across calls (one forward at a time).
+  std::vector<float> local_logits_, gathered_;
   std::vector<float> hidden_, normed_, q_, k_, v_, attn_out_, lse_, proj_, gate_, up_, last_rows_;
-  std::vector<int32_t> token_ids_, positions_;
+  std::vector<int32_t> token_ids_, positions_, local_ids_;
 };
 
 }  // namespace slkv

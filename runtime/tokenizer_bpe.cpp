@@ -117,42 +117,49 @@ const std::string* BpeModel::id_to_token(int32_t id) const {
   return &id_to_token_[id];
 }
 
+bool BpeModel::has_byte_tokens(std::string_view bytes) const {
+  for (const char b : bytes) {
+    if (byte_ids_[static_cast<uint8_t>(b)] < 0) return false;
+  }
+  return true;
+}
+
 void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>& ids) const {
   const bool affixes = !continuing_subword_prefix_.empty() || !end_of_word_suffix_.empty();
   std::string key;
   bool pending_unk = false;  // an unk symbol not yet pushed (fuse_unk may extend it)
+  const auto flush_unk = [&] {
+    if (pending_unk) ids.push_back(unk_id_);
+    pending_unk = false;
+  };
   for (size_t pos = 0; pos < word.size();) {
     const Utf8Char c = decode_utf8(word, pos);
-    const size_t length = c.length;
+    const std::string_view bytes = word.substr(pos, c.length);
     int32_t id = -1;
     if (affixes) {
       key.clear();
       if (pos > 0) key += continuing_subword_prefix_;
-      key += word.substr(pos, length);
-      if (pos + length == word.size()) key += end_of_word_suffix_;
+      key += bytes;
+      if (pos + c.length == word.size()) key += end_of_word_suffix_;
       id = token_to_id(key);
     } else if (const int32_t* found = char_ids_.find(c.code_point, 0)) {
       id = *found;
     }
+
     if (id >= 0) {
-      if (pending_unk) ids.push_back(unk_id_), pending_unk = false;
+      flush_unk();
       ids.push_back(id);
-    } else if (byte_fallback_ && [&] {
-                 for (const char c : word.substr(pos, length)) {
-                   if (byte_ids_[static_cast<uint8_t>(c)] < 0) return false;
-                 }
-                 return true;
-               }()) {
-      if (pending_unk) ids.push_back(unk_id_), pending_unk = false;
-      for (const char c : word.substr(pos, length)) ids.push_back(byte_ids_[static_cast<uint8_t>(c)]);
+    } else if (byte_fallback_ && has_byte_tokens(bytes)) {
+      flush_unk();
+      for (const char b : bytes) ids.push_back(byte_ids_[static_cast<uint8_t>(b)]);
     } else if (unk_id_ >= 0) {
-      if (pending_unk && !fuse_unk_) ids.push_back(unk_id_);
+      if (!fuse_unk_) flush_unk();
       pending_unk = true;
     }
     // else: no unk token at all, so the character is dropped (as Hugging Face does).
-    pos += length;
+    pos += c.length;
   }
-  if (pending_unk) ids.push_back(unk_id_);
+  flush_unk();
 }
 
 void BpeModel::encode_word(std::string_view word, std::vector<int32_t>& out) const {

@@ -54,6 +54,7 @@ class BpeModel {
   // The initial symbols of a word: one per character, unknown characters as
   // their <0xNN> byte tokens (byte_fallback) or as unk.
   void initial_symbols(std::string_view word, std::vector<int32_t>& ids) const;
+  bool has_byte_tokens(std::string_view bytes) const;  // every byte has its <0xNN> token
   // Whether some merge could ever join a symbol ending like `left` to one
   // starting like `right`.
   bool can_join(int32_t left, int32_t right) const {

@@ -1,6 +1,8 @@
 #include "runtime/weight_store.h"
 
 #include <cstring>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <fstream>
 #include <sstream>
 
@@ -69,6 +71,42 @@ std::vector<float> TensorView::to_floats() const {
     values[i] = dtype == DType::BF16 ? bf16_to_float(bits) : f16_to_float(bits);
   }
   return values;
+}
+
+TensorView row_slice(const TensorView& tensor, int64_t begin, int64_t end) {
+  SLKV_CHECK(!tensor.shape.empty() && begin >= 0 && begin <= end && end <= tensor.shape[0],
+             "rows [" << begin << ", " << end << ") of " << tensor.name << " " << shape_text(tensor.shape));
+  const int64_t row_elements = tensor.numel() / tensor.shape[0];
+  const size_t row_bytes = static_cast<size_t>(row_elements) * dtype_size(tensor.dtype);
+  TensorView view = tensor;
+  view.shape[0] = end - begin;
+  view.data = tensor.data + begin * row_bytes;
+  view.nbytes = (end - begin) * row_bytes;
+  return view;
+}
+
+TensorView column_slice(const TensorView& tensor, int64_t begin, int64_t end, std::vector<std::byte>& storage) {
+  SLKV_CHECK(tensor.shape.size() == 2 && begin >= 0 && begin <= end && end <= tensor.shape[1],
+             "columns [" << begin << ", " << end << ") of " << tensor.name << " " << shape_text(tensor.shape));
+  const size_t element = dtype_size(tensor.dtype);
+  const size_t row_in = tensor.shape[1] * element, row_out = (end - begin) * element;
+  storage.resize(tensor.shape[0] * row_out);
+  for (int64_t r = 0; r < tensor.shape[0]; ++r)
+    std::memcpy(storage.data() + r * row_out, tensor.data + r * row_in + begin * element, row_out);
+  TensorView view = tensor;
+  view.shape[1] = end - begin;
+  view.data = storage.data();
+  view.nbytes = storage.size();
+  view.keep_alive = nullptr;  // the caller owns storage
+  return view;
+}
+
+void release_mapped_pages(const TensorView& tensor) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(tensor.data) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(tensor.data) + tensor.nbytes) / page * page;
+  // Only whole pages inside the tensor: neighbours' pages stay resident.
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 WeightStore WeightStore::open(const std::filesystem::path& model_dir) {

@@ -32,6 +32,19 @@ struct TensorView {
   std::vector<float> to_floats() const;
 };
 
+// Rows [begin, end) of a 2-D tensor (or elements of a 1-D one): a view into
+// the same mapping, no copy (column-parallel weights, vocabulary shards).
+TensorView row_slice(const TensorView& tensor, int64_t begin, int64_t end);
+// Columns [begin, end) of every row of a 2-D tensor, copied into `storage`
+// (row-parallel weights); the view points into storage.
+TensorView column_slice(const TensorView& tensor, int64_t begin, int64_t end, std::vector<std::byte>& storage);
+
+// Drops this process's resident pages of a tensor that lives in a file
+// mapping (a WeightStore view) once a copy has been taken, so that a rank's
+// resident memory is its share of the weights; later reads fault the pages
+// back in from the file. Never call it on a view of heap memory.
+void release_mapped_pages(const TensorView& tensor);
+
 class SafetensorsFile;  // one mapped file (runtime/safetensors_file.h)
 struct ModelConfig;     // runtime/model_config.h
 

@@ -20,19 +20,22 @@ struct FreeDeleter {
   void operator()(float* p) const { std::free(p); }
 };
 
-// Sums vectors [begin, end) with four accumulators, so the adds never limit
-// the loads; the sum is returned so the reads cannot be optimised away.
+// Sums vectors [begin, end) read as kStreams interleaved sequential streams,
+// as the decode matmul reads several weight rows at once: one stream per
+// thread leaves bandwidth unused. The sum is returned so the reads cannot be
+// optimised away.
+constexpr size_t kStreams = 8;
+
 float sum_vectors(const float* data, size_t begin, size_t end) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  size_t v = begin;
-  for (; v + 4 <= end; v += 4) {
-    a0 = _mm512_add_ps(a0, _mm512_load_ps(data + (v + 0) * 16));
-    a1 = _mm512_add_ps(a1, _mm512_load_ps(data + (v + 1) * 16));
-    a2 = _mm512_add_ps(a2, _mm512_load_ps(data + (v + 2) * 16));
-    a3 = _mm512_add_ps(a3, _mm512_load_ps(data + (v + 3) * 16));
-  }
-  for (; v < end; ++v) a0 = _mm512_add_ps(a0, _mm512_load_ps(data + v * 16));
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  const size_t per_stream = (end - begin) / kStreams;
+  __m512 acc[kStreams];
+  for (size_t s = 0; s < kStreams; ++s) acc[s] = _mm512_setzero_ps();
+  for (size_t i = 0; i < per_stream; ++i)
+    for (size_t s = 0; s < kStreams; ++s) acc[s] = _mm512_add_ps(acc[s], _mm512_load_ps(data + (begin + s * per_stream + i) * 16));
+  for (size_t v = begin + kStreams * per_stream; v < end; ++v) acc[0] = _mm512_add_ps(acc[0], _mm512_load_ps(data + v * 16));
+  __m512 total = acc[0];
+  for (size_t s = 1; s < kStreams; ++s) total = _mm512_add_ps(total, acc[s]);
+  return _mm512_reduce_add_ps(total);
 }
 
 }  // namespace

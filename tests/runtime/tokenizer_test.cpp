@@ -12,6 +12,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -288,6 +289,25 @@ TEST(TokenizerSpecial, RegexWhiteSpaceMatchesHuggingFace) {
   // Qwen3's NFC composes "e" + U+0301 into "é".
   EXPECT_EQ(cached_tokenizer(shared / "tokenizers/qwen3").encode("e\u0301t\u00e9 \uFF21", false),
             (std::vector<int32_t>{38783, 62823, 94}));
+}
+
+// encode/decode are const and keep no shared state: threads may share one.
+TEST(TokenizerSpecial, ConcurrentUseGivesTheSameIds) {
+  REQUIRE_SHARED("tokenizers/golden/llama3.jsonl");
+  const Tokenizer& tokenizer = cached_tokenizer(shared / "tokenizers/llama3");
+  const std::vector<GoldenCase> cases = read_golden(shared / "tokenizers/golden/llama3.jsonl");
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < mismatches.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (const GoldenCase& c : cases) {
+        const std::vector<int32_t> ids = tokenizer.encode(c.text, false);
+        mismatches[t] += ids != c.ids || tokenizer.decode(ids) != c.text;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
 
 TEST(TokenizerMistral, LoadsAndRoundTrips) {

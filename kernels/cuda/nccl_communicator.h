@@ -1,0 +1,63 @@
+#pragma once
+// NcclCommunicator: the Communicator of the CUDA backend. Buffers are device
+// pointers; calls are enqueued on the communicator's stream and synchronised
+// before returning (the CPU-side forward expects finished results). Only
+// compiled when SLKV_HAVE_CUDA. Bootstrap as in llm.c's multi_gpu_config_init:
+// the group's first rank creates the NCCL unique id and broadcasts it over MPI,
+// then every rank calls ncclCommInitRank.
+#include <cuda_runtime.h>
+#include <memory>
+#include <mpi.h>
+#include <nccl.h>
+
+#include "parallel/communicator.h"
+
+#define NCCL_CHECK(call)                                                                           \
+  do {                                                                                             \
+    ncclResult_t nccl_check_status_ = (call);                                                      \
+    if (nccl_check_status_ != ncclSuccess)                                                         \
+      ::slkv::nccl_fail(#call, ncclGetErrorString(nccl_check_status_), __FILE__, __LINE__);        \
+  } while (0)
+
+#define CUDA_CHECK(call)                                                                           \
+  do {                                                                                             \
+    cudaError_t cuda_check_status_ = (call);                                                       \
+    if (cuda_check_status_ != cudaSuccess)                                                         \
+      ::slkv::nccl_fail(#call, cudaGetErrorString(cuda_check_status_), __FILE__, __LINE__);        \
+  } while (0)
+
+namespace slkv {
+
+// Throws slkv::InternalError "FILE:LINE: CALL failed: WHY".
+[[noreturn]] void nccl_fail(const char* call, const char* why, const char* file, int line);
+
+class NcclCommunicator final : public Communicator {
+ public:
+  // Collective over `group` (an MPI communicator of the same ranks); uses the
+  // current CUDA device.
+  explicit NcclCommunicator(MPI_Comm group);
+  ~NcclCommunicator() override;
+  NcclCommunicator(const NcclCommunicator&) = delete;
+  NcclCommunicator& operator=(const NcclCommunicator&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  cudaStream_t stream() const { return stream_; }
+  void all_reduce_sum(float* data, int64_t count) override;
+  void all_reduce_sum(double* data, int64_t count) override;
+  void reduce_sum(double* data, int64_t count, int root) override;
+  void all_gather(const float* send, float* recv, std::span<const int64_t> counts) override;
+  void broadcast(void* data, int64_t bytes, int root) override;
+  void send(const void* data, int64_t bytes, int to, int tag) override;
+  void recv(void* data, int64_t bytes, int from, int tag) override;
+  void barrier() override;
+
+ private:
+  void synchronize();
+
+  ncclComm_t comm_ = nullptr;
+  cudaStream_t stream_ = nullptr;
+  int rank_ = 0, size_ = 1;
+};
+
+}  // namespace slkv

@@ -1,0 +1,110 @@
+#include "parallel/topology.h"
+
+#include <numeric>
+#include <sstream>
+
+#include "runtime/error.h"
+
+namespace slkv {
+
+IndexRange split_evenly(int64_t n, int64_t parts, int64_t index) {
+  SLKV_CHECK(parts > 0 && index >= 0 && index < parts, "part " << index << " of " << parts);
+  const int64_t base = n / parts, extra = n % parts;
+  const int64_t begin = index * base + std::min(index, extra);
+  return IndexRange{begin, begin + base + (index < extra ? 1 : 0)};
+}
+
+Topology Topology::make(int world_size, int rank, int tp, int pp) {
+  if (tp < 1 || pp < 1)
+    throw Error("--tp and --pp must be >= 1, got --tp " + std::to_string(tp) + " --pp " + std::to_string(pp));
+  if (tp * pp != world_size)
+    throw Error("--tp " + std::to_string(tp) + " x --pp " + std::to_string(pp) + " = " + std::to_string(tp * pp) +
+                " ranks, but the MPI world has " + std::to_string(world_size) +
+                (world_size == 1 ? " (launch with mpirun -np " + std::to_string(tp * pp) + ")" : ""));
+  Topology t;
+  t.world_size = world_size;
+  t.rank = rank;
+  t.tp = tp;
+  t.pp = pp;
+  t.tp_rank = rank % tp;
+  t.pp_rank = rank / tp;
+  return t;
+}
+
+std::vector<int64_t> parse_layer_counts(const std::string& text) {
+  std::vector<int64_t> counts;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    size_t used = 0;
+    int64_t value = -1;
+    try {
+      value = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size())
+      throw Error("--pp-layers " + text + ": '" + item + "' is not a layer count");
+    counts.push_back(value);
+  }
+  return counts;
+}
+
+std::vector<IndexRange> stage_layers(int64_t num_layers, int pp, const std::vector<int64_t>& counts) {
+  if (pp > num_layers)
+    throw Error("--pp " + std::to_string(pp) + " is more pipeline stages than the model's " +
+                std::to_string(num_layers) + " layers");
+  std::vector<IndexRange> stages;
+  if (counts.empty()) {
+    for (int s = 0; s < pp; ++s) stages.push_back(split_evenly(num_layers, pp, s));
+    return stages;
+  }
+  std::string listed;
+  for (size_t i = 0; i < counts.size(); ++i) listed += (i ? "," : "") + std::to_string(counts[i]);
+  if (static_cast<int>(counts.size()) != pp)
+    throw Error("--pp-layers " + listed + " gives " + std::to_string(counts.size()) + " stages, --pp is " +
+                std::to_string(pp));
+  int64_t total = 0;
+  for (int64_t c : counts) {
+    if (c < 1) throw Error("--pp-layers " + listed + ": every stage needs at least one layer");
+    total += c;
+  }
+  if (total != num_layers)
+    throw Error("--pp-layers " + listed + " sums to " + std::to_string(total) + " layers, the model has " +
+                std::to_string(num_layers));
+  int64_t begin = 0;
+  for (int64_t c : counts) {
+    stages.push_back(IndexRange{begin, begin + c});
+    begin += c;
+  }
+  return stages;
+}
+
+TensorSlice tensor_slice(const ModelConfig& config, int tp, int tp_rank) {
+  const std::string heads = "num_attention_heads " + std::to_string(config.num_heads) + ", num_key_value_heads " +
+                            std::to_string(config.num_kv_heads);
+  if (config.num_heads % tp != 0)
+    throw Error("--tp " + std::to_string(tp) + " does not divide the model's query heads (" + heads + ")");
+  TensorSlice slice;
+  slice.tp = tp;
+  slice.tp_rank = tp_rank;
+  const int64_t heads_per_rank = config.num_heads / tp;
+  slice.q_heads = IndexRange{tp_rank * heads_per_rank, (tp_rank + 1) * heads_per_rank};
+  if (config.num_kv_heads % tp == 0) {
+    const int64_t kv_per_rank = config.num_kv_heads / tp;
+    slice.kv_heads = IndexRange{tp_rank * kv_per_rank, (tp_rank + 1) * kv_per_rank};
+  } else if (tp % config.num_kv_heads == 0) {
+    // Each rank takes the one KV head its query heads attend with (GQA group).
+    const int64_t ranks_per_kv = tp / config.num_kv_heads;
+    slice.kv_heads = IndexRange{tp_rank / ranks_per_kv, tp_rank / ranks_per_kv + 1};
+    slice.kv_replicated = true;
+  } else {
+    throw Error("--tp " + std::to_string(tp) + " is incompatible with the model's KV heads (" + heads +
+                "): num_key_value_heads must be a multiple of tp, or tp a multiple of num_key_value_heads");
+  }
+  slice.ffn = split_evenly(config.intermediate_size, tp, tp_rank);
+  slice.vocab = split_evenly(config.vocab_size, tp, tp_rank);
+  return slice;
+}
+
+}  // namespace slkv
