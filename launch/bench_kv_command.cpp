@@ -92,7 +92,7 @@ struct SequenceRun {
   std::vector<float> logits;    // [new_tokens][vocab]
   KvReport kv;                  // the cache at the end, as Generator reports it
   double decode_seconds = 0;
-  int64_t peak_kv_bytes = 0;    // pool peak over the whole run (prefill included)
+  int64_t peak_kv_bytes = 0;  // pool peak over the whole run (prefill included)
 };
 
 // Prefill, then new_tokens - 1 decode steps, with the KV policy's hooks in
@@ -218,8 +218,8 @@ struct PointResult {
   double lazy_layers = 0, compression = 0, prefix_agreement = 0, overall_agreement = 0, forced_top1 = 0, kl = 0;
   double kl_standard_error = 0;  // of the mean over prompts
   std::vector<double> kl_per_prompt;
-  std::vector<int64_t> lazy_per_prompt;  // layers windowed, per prompt
-  std::vector<int64_t> held_per_prompt;  // tokens held at the end, summed over layers, per prompt
+  std::vector<int64_t> lazy_per_prompt;      // layers windowed, per prompt
+  std::vector<int64_t> held_per_prompt;      // tokens held at the end, summed over layers, per prompt
   int64_t timing_lazy = 0, timing_held = 0;  // the same on the timing prompt
   double decode_tok_s = 0, peak_kv_bytes = 0, final_kv_bytes = 0;
 };
@@ -249,9 +249,9 @@ struct Sweep {
         return {point.policy,
                 control_layers(index, draw, timing ? matched->timing_lazy : matched->lazy_per_prompt[index])};
       case Control::MatchedStreaming:
-        return {streaming_holding(point.policy, timing ? matched->timing_held : matched->held_per_prompt[index],
-                                  layers),
-                {}};
+        return {
+            streaming_holding(point.policy, timing ? matched->timing_held : matched->held_per_prompt[index], layers),
+            {}};
       case Control::None:
         break;
     }
@@ -365,7 +365,7 @@ int run_bench_kv(int argc, char** argv) {
        cxxopts::value<int64_t>()->default_value("32"))
       ("lazy-window", "rolling or grow", cxxopts::value<std::string>()->default_value("rolling"))
       ("snapkv-pool", "SnapKV max-pool kernel (odd)", cxxopts::value<int64_t>()->default_value("7"))
-      ("control-draws", "random layer choices per prompt for the control (0: no control)",
+      ("control-draws", "random layer choices per prompt for the random-layer control (0: none)",
        cxxopts::value<int64_t>()->default_value("4"))
       ("seed", "seed of the control's layer choice", cxxopts::value<uint64_t>()->default_value("1234"))
       ("timing-reps", "decode timing repetitions at the longest context, fastest reported (0: no timing)",
@@ -437,8 +437,13 @@ int run_bench_kv(int argc, char** argv) {
                 " tokens for the timing runs");
 
   Context ctx{*model, *backend, new_tokens};
-  Sweep sweep{ctx, prompts, longest.empty() ? std::vector<int32_t>{} : longest.front(), {}, control_draws,
-              timing_reps, args["seed"].as<uint64_t>()};
+  Sweep sweep{.ctx = ctx,
+              .prompts = prompts,
+              .timing_prompt = longest.empty() ? std::vector<int32_t>{} : longest.front(),
+              .full = {},
+              .control_draws = control_draws,
+              .timing_reps = timing_reps,
+              .seed = args["seed"].as<uint64_t>()};
   KvPolicyConfig full_config = base;
   full_config.kind = KvPolicyKind::Full;
   for (const auto& prompt : prompts) sweep.full.push_back(run_sequence(ctx, full_config, prompt, {}, {}));
@@ -458,9 +463,8 @@ int run_bench_kv(int argc, char** argv) {
       points.push_back({"simlayerkv (" + mode + ")", setting, config});
       if (control_draws > 0)
         points.push_back({"random layers (" + mode + ")", "as " + setting, config, Control::RandomLayers, simlayerkv});
-      points.push_back(
-          {"streaming matched to simlayerkv (" + mode + ")", "as " + setting, config, Control::MatchedStreaming,
-           simlayerkv});
+      points.push_back({"streaming matched to simlayerkv (" + mode + ")", "as " + setting, config,
+                        Control::MatchedStreaming, simlayerkv});
     }
   }
   for (int64_t recent : streaming_recent) {
@@ -496,10 +500,10 @@ int run_bench_kv(int argc, char** argv) {
   std::cout << "Model " << model_dir.filename().string() << " (" << layers << " layers, context " << context << "), "
             << n_prompts << " prompts of " << prompt_tokens << " tokens from " << text_dir.filename().string() << ", "
             << new_tokens << " generated tokens; sink " << base.sink << ", recent " << base.recent << ", obs_window "
-            << base.obs_window << ", " << lazy_window_name(base.growth) << " windows, SnapKV pool "
-            << base.snapkv_pool << "; control: " << control_draws << " random draws per prompt, seed "
-            << sweep.seed << "; timing: " << sweep.timing_prompt.size() << "-token prompt, fastest of " << timing_reps
-            << ", " << threads << " thread(s).\n\n";
+            << base.obs_window << ", " << lazy_window_name(base.growth) << " windows, SnapKV pool " << base.snapkv_pool
+            << "; control: " << control_draws << " random draws per prompt, seed " << sweep.seed
+            << "; timing: " << sweep.timing_prompt.size() << "-token prompt, fastest of " << timing_reps << ", "
+            << threads << " thread(s).\n\n";
   std::cout << "| policy | setting | lazy layers | compression | prefix agreement | overall agreement | "
                "forced top-1 | mean KL (nats) ± SE | decode tok/s | peak KV KiB | final KV KiB |\n"
             << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";

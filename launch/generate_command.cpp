@@ -98,6 +98,8 @@ int run_generate(int argc, char** argv) {
       "pp-layers", "layers per pipeline stage, e.g. 3,2 (default: even split)", cxxopts::value<std::string>())(
       "dump-decisions", "every rank writes DIR/rank<N>.json with the lazy-layer decisions it applied",
       cxxopts::value<std::string>())(
+      "micro-batches", "split each batch into this many micro-batches so pipeline stages overlap (default: --pp)",
+      cxxopts::value<int64_t>())(
       "dump-logits", "--json: add the logits every token was sampled from (\"step_logits\")")(
       "h,help", "show this help");
   add_kv_policy_options(options);
@@ -203,6 +205,9 @@ int run_generate(int argc, char** argv) {
   KvCache cache(geometry);
   Generator generator(*model, *backend, cache, stop_tokens, kv_policy);
   generator.set_sync(context.get());
+  const int64_t micro_batches = args.count("micro-batches") ? args["micro-batches"].as<int64_t>() : topology.pp;
+  if (micro_batches < 1) throw Error("--micro-batches must be >= 1, got " + std::to_string(micro_batches));
+  generator.set_micro_batches(micro_batches);
 
   // A single prompt streams its text as it is generated.
   const bool stream = coordinator && !json_output && requests.size() == 1;

@@ -21,6 +21,24 @@ Generator::Generator(Model& model, Backend& backend, KvCache& cache, std::vector
   policy_.validate();
 }
 
+void Generator::forward(std::span<const SequenceChunk> chunks, std::vector<float>& logits,
+                        AttentionObserver* observer) {
+  const int64_t parts = std::min<int64_t>(std::max<int64_t>(micro_batches_, 1), static_cast<int64_t>(chunks.size()));
+  if (parts == 1) {
+    model_.forward(chunks, cache_, backend_, LogitsFor::LastToken, logits, observer);
+    return;
+  }
+  // Micro-batches: under pipeline parallelism a stage sends micro-batch m on
+  // and starts m + 1 while the next stage runs m, so the stages overlap.
+  logits.clear();
+  const size_t n = chunks.size();
+  for (int64_t part = 0; part < parts; ++part) {
+    const size_t begin = n * part / parts, end = n * (part + 1) / parts;
+    model_.forward(chunks.subspan(begin, end - begin), cache_, backend_, LogitsFor::LastToken, part_logits_, observer);
+    logits.insert(logits.end(), part_logits_.begin(), part_logits_.end());  // empty except on the last stage
+  }
+}
+
 std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRequest>& requests,
                                                   const TokenCallback& on_token, const LogitsCallback& on_logits) {
   const int64_t context = model_.config().max_position_embeddings;
@@ -104,7 +122,7 @@ std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRe
   }
   if (!chunks.empty()) {
     AttentionObserver* observer = policy.begin_prefill(chunks);
-    model_.forward(chunks, cache_, backend_, LogitsFor::LastToken, logits, observer);
+    forward(chunks, logits, observer);
     policy.end_prefill(cache_);
   }
   if (!prefilled.empty()) active = sample_rows(prefilled, logits);
@@ -120,7 +138,7 @@ std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRe
       chunks.push_back(SequenceChunk{results[i].sequence, std::span<const int32_t>(&next_token[i], 1), position});
     }
     AttentionObserver* observer = policy.begin_decode_step(step, chunks);
-    model_.forward(chunks, cache_, backend_, LogitsFor::LastToken, logits, observer);
+    forward(chunks, logits, observer);
     policy.end_decode_step(step, cache_);
     active = sample_rows(active, logits);
   }

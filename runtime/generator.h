@@ -58,6 +58,9 @@ class Generator {
   // lockstep; the coordinator samples (its on_token/on_logits fire) and the
   // tokens are broadcast so every rank feeds the same ones. Null = one process.
   void set_sync(DistributedSync* sync) { sync_ = sync; }
+  // Splits every forward into this many micro-batches of sequences (pipeline
+  // overlap under PP); 1 (default) = one batched pass.
+  void set_micro_batches(int64_t micro_batches) { micro_batches_ = micro_batches; }
 
  private:
   Model& model_;
@@ -67,6 +70,10 @@ class Generator {
   KvPolicyConfig policy_;
   bool release_sequences_ = true;
   DistributedSync* sync_ = nullptr;
+  int64_t micro_batches_ = 1;
+  std::vector<float> part_logits_;
+
+  void forward(std::span<const SequenceChunk> chunks, std::vector<float>& logits, AttentionObserver* observer);
 };
 
 }  // namespace slkv

@@ -1,5 +1,7 @@
 #pragma once
 // Helpers shared by the test suites: where ../shared is, running the slkv binary.
+#include <gtest/gtest.h>
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -11,11 +13,37 @@
 
 namespace slkv::testing {
 
-// The shared test data: $SLKV_SHARED, else ../shared beside the repository.
+// The shared test data: $SLKV_SHARED, else ../shared from the working
+// directory, else ../shared beside the repository.
 inline std::filesystem::path shared_dir() {
   if (const char* env = std::getenv("SLKV_SHARED")) return env;
+  for (std::filesystem::path candidate : {std::filesystem::path("../shared"),
+                                          std::filesystem::path(SLKV_SOURCE_DIR) / ".." / "shared"})
+    if (std::filesystem::exists(candidate / "models")) return candidate;
   return std::filesystem::path(SLKV_SOURCE_DIR) / ".." / "shared";
 }
+
+// A fresh directory for the running test, removed when the test ends.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& prefix) {
+    path_ = std::filesystem::temp_directory_path() /
+            (prefix + "_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 inline std::filesystem::path stories_dir() { return shared_dir() / "models" / "stories260K"; }
 

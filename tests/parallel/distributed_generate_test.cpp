@@ -78,6 +78,7 @@ const Layout kLayouts[] = {
     {"pp2_layers_3_2", 2, "--pp 2 --pp-layers 3,2"},
     {"tp2_pp2", 4, "--tp 2 --pp 2"},
     {"tp4", 4, "--tp 4"},
+    {"pp3", 3, "--pp 3"},  // a middle stage both receives and sends hidden states
 };
 const char* const kPolicies[] = {"full", "simlayerkv", "streaming", "snapkv", "simlayerkv+snapkv"};
 

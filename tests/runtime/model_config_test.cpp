@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/error.h"
+#include "tests/test_support.h"
 #include "runtime/rope_frequencies.h"
 
 namespace slkv {
@@ -21,13 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-fs::path shared_dir() {
-  if (const char* env = std::getenv("SLKV_SHARED")) return env;
-  for (fs::path candidate : {fs::path("../shared"), fs::path(SLKV_SOURCE_DIR "/../shared")}) {
-    if (fs::exists(candidate / "models")) return candidate;
-  }
-  return {};
-}
+using testing::shared_dir;
 
 // A small valid Llama config; tests change one field at a time.
 Json llama_config() {

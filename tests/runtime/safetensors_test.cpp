@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/error.h"
+#include "tests/test_support.h"
 #include "runtime/safetensors_writer.h"
 
 namespace slkv {
@@ -23,13 +24,6 @@ using Json = nlohmann::json;
 
 class Safetensors : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("slkv_safetensors_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // A valid two-tensor file: "a" F32 [2, 2] then "b" F32 [4].
   fs::path write_valid(const std::string& name = "valid.safetensors") {
@@ -62,7 +56,8 @@ class Safetensors : public ::testing::Test {
     }
   }
 
-  fs::path dir_;
+  testing::ScratchDir scratch_{"slkv_safetensors"};
+  const fs::path& dir_ = scratch_.path();
 };
 
 std::string read_bytes(const fs::path& path) {

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/error.h"
+#include "tests/test_support.h"
 #include "runtime/tensor_names.h"
 #include "runtime/tokenizer.h"
 #include "runtime/weight_store.h"
@@ -28,14 +29,9 @@ using Json = nlohmann::json;
 
 class TestModelMaker : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("slkv_test_model_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
-  fs::path dir_;
+  testing::ScratchDir scratch_{"slkv_test_model"};
+  const fs::path& dir_ = scratch_.path();
 };
 
 Json read_json(const fs::path& path) {

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/error.h"
+#include "tests/test_support.h"
 #include "runtime/unicode_utf8.h"
 
 namespace slkv {
@@ -25,20 +26,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// shared/ from $SLKV_SHARED (default ../shared), else next to the sources.
-fs::path shared_dir() {
-  const char* env = std::getenv("SLKV_SHARED");
-  const std::vector<fs::path> candidates = {env != nullptr ? fs::path(env) : fs::path("../shared"),
-                                            fs::path(SLKV_SOURCE_DIR "/../shared")};
-  for (const fs::path& dir : candidates) {
-    if (fs::exists(dir / "tokenizers")) return dir;
-  }
-  return {};
-}
+using testing::shared_dir;
 
 #define REQUIRE_SHARED(relative)                                                        \
   const fs::path shared = shared_dir();                                                 \
-  if (shared.empty() || !fs::exists(shared / (relative))) {                             \
+  if (!fs::exists(shared / (relative))) {                             \
     GTEST_SKIP() << "shared test data not found (" << (relative)                        \
                  << "); set SLKV_SHARED to the shared/ directory";                      \
   }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/error.h"
+#include "tests/test_support.h"
 #include "runtime/model_config.h"
 #include "runtime/safetensors_writer.h"
 #include "runtime/tensor_names.h"
@@ -23,13 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-fs::path shared_dir() {
-  if (const char* env = std::getenv("SLKV_SHARED")) return env;
-  for (fs::path candidate : {fs::path("../shared"), fs::path(SLKV_SOURCE_DIR "/../shared")}) {
-    if (fs::exists(candidate / "models")) return candidate;
-  }
-  return {};
-}
+using testing::shared_dir;
 
 fs::path stories_dir(const std::string& name) { return shared_dir() / "models" / name; }
 
@@ -51,13 +46,6 @@ void expect_error(Body body, const std::vector<std::string>& parts) {
 
 class WeightStoreDir : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("slkv_weight_store_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Two shards: "a" [2, 2] and "b" [3] in the first, "c" [2] in the second.
   void write_two_shards() {
@@ -75,7 +63,8 @@ class WeightStoreDir : public ::testing::Test {
     std::ofstream(dir_ / "model.safetensors.index.json") << Json{{"metadata", Json::object()}, {"weight_map", weight_map}}.dump();
   }
 
-  fs::path dir_;
+  testing::ScratchDir scratch_{"slkv_weight_store"};
+  const fs::path& dir_ = scratch_.path();
 };
 
 TEST(WeightStore, LoadsStories260K) {
