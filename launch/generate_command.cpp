@@ -121,6 +121,8 @@ int run_generate(int argc, char** argv) {
   // The grid and the slices are checked against config.json before any weight is read.
   const Topology topology = Topology::make(world_size(), world_rank(), args["tp"].as<int>(), args["pp"].as<int>());
   const bool coordinator = topology.is_coordinator();
+  const int64_t micro_batches = args.count("micro-batches") ? args["micro-batches"].as<int64_t>() : topology.pp;
+  if (micro_batches < 1) throw Error("--micro-batches must be >= 1, got " + std::to_string(micro_batches));
   std::unique_ptr<ParallelContext> context;
   ModelShard shard;
   {
@@ -205,8 +207,6 @@ int run_generate(int argc, char** argv) {
   KvCache cache(geometry);
   Generator generator(*model, *backend, cache, stop_tokens, kv_policy);
   generator.set_sync(context.get());
-  const int64_t micro_batches = args.count("micro-batches") ? args["micro-batches"].as<int64_t>() : topology.pp;
-  if (micro_batches < 1) throw Error("--micro-batches must be >= 1, got " + std::to_string(micro_batches));
   generator.set_micro_batches(micro_batches);
 
   // A single prompt streams its text as it is generated.

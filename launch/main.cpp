@@ -1,5 +1,6 @@
 // slkv: entry point. Dispatches to a subcommand and turns errors into a clear
 // message and a non-zero exit code (1: bad input or runtime failure, 2: bad usage).
+#include <cstdio>
 #include <cxxopts.hpp>
 #include <iostream>
 #include <string>
@@ -57,7 +58,10 @@ int dispatch(const std::string& command, int argc, char** argv) {
 // job down (MPI_Abort) instead of leaving the others blocked in a collective.
 int fail(int code, const std::string& message) {
   if (slkv::world_size() > 1) {
-    std::cerr << "rank " << slkv::world_rank() << ": error: " << message << std::endl;
+    // One write, so that mpirun's output forwarding cannot split the line.
+    const std::string line = "rank " + std::to_string(slkv::world_rank()) + ": error: " + message + "\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
     slkv::abort_job(code);
   }
   std::cerr << "error: " << message << "\n";

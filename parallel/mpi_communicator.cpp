@@ -1,6 +1,7 @@
 #include "parallel/mpi_communicator.h"
 
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <vector>
@@ -13,8 +14,10 @@ void mpi_fail(const char* call, int status, const char* file, int line) {
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
   MPI_Error_string(status, text, &length);
-  std::cerr << "rank " << world_rank() << ": error: " << file << ":" << line << ": " << call << " failed: "
-            << std::string(text, length) << std::endl;
+  const std::string message = "rank " + std::to_string(world_rank()) + ": error: " + file + ":" +
+                              std::to_string(line) + ": " + call + " failed: " + std::string(text, length) + "\n";
+  std::fwrite(message.data(), 1, message.size(), stderr);
+  std::fflush(stderr);
   abort_job(1);
 }
 

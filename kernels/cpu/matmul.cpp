@@ -4,7 +4,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <vector>
 
 #include "kernels/cpu/openblas_setup.h"
@@ -21,6 +20,8 @@ using simd::kLanes;
 // microseconds at most: one thread, since an OpenMP fork/join costs about as
 // much (stories260K, dim 64, runs ~40 such matmuls per token).
 constexpr int64_t kMinParallelBytes = 256 * 1024;
+// Likewise below this many multiply-adds a GEMM takes ~20 microseconds.
+constexpr int64_t kMinParallelGemmMacs = 2 * 1024 * 1024;
 
 // Threads split rows in multiples of this, so no two threads write the same
 // 64-byte line of y.
@@ -111,9 +112,8 @@ RowRange thread_rows(int64_t rows, int index, int count) {
   return {std::min(rows, units * index / count * kRowAlign), std::min(rows, units * (index + 1) / count * kRowAlign)};
 }
 
-// Threads worth using on a matrix: one when tiny, never more than row units.
-int useful_threads(const WeightMatrix& w, int n_threads) {
-  if (w.rows * w.cols * int64_t(dtype_size(w.dtype)) < kMinParallelBytes) return 1;
+// Threads worth using: never more than there are row units to share.
+int threads_for_rows(const WeightMatrix& w, int n_threads) {
   return int(std::clamp<int64_t>((w.rows + kRowAlign - 1) / kRowAlign, 1, n_threads));
 }
 
@@ -174,7 +174,8 @@ void check_shape(const float* x, int64_t n_tokens, const WeightMatrix& w, float*
 
 void gemv(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
   check_shape(x, n_tokens, w, y);
-  const int threads = useful_threads(w, n_threads);
+  const bool tiny = w.rows * w.cols * int64_t(dtype_size(w.dtype)) < kMinParallelBytes;
+  const int threads = tiny ? 1 : threads_for_rows(w, n_threads);
   if (threads <= 1) {
     gemv_rows_any(x, n_tokens, w, 0, w.rows, y);
     return;
@@ -197,7 +198,8 @@ void gemm(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int
   // threads, each on its own slice of rows: no second thread pool competing
   // for the cores, and the 16-bit widening is parallel too.
   ensure_openblas_configured();
-  const int threads = useful_threads(w, n_threads);
+  const bool tiny = w.rows * w.cols * n_tokens < kMinParallelGemmMacs;
+  const int threads = tiny ? 1 : threads_for_rows(w, n_threads);
   if (threads <= 1) {
     gemm_rows_any(x, n_tokens, w, 0, w.rows, y);
     return;

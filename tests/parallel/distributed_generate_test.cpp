@@ -282,3 +282,27 @@ TEST(DistributedGenerate, ReplicatedKvHeadsQwen2Bf16Shards) {
 
 }  // namespace
 }  // namespace slkv
+
+namespace slkv {
+namespace {
+
+TEST(DistributedGenerate, MicroBatchesKeepTheResults) {
+  // --pp 2 defaults to 2 micro-batches (the layout tests); here: explicitly 1
+  // and 2 micro-batches on one process and on two stages agree.
+  SLKV_REQUIRE_SHARED();
+  const JobRun one = run(0, base_args("simlayerkv"));
+  const JobRun split = run(0, base_args("simlayerkv") + " --micro-batches 2");
+  const JobRun staged = run(2, base_args("simlayerkv") + " --pp 2 --micro-batches 1");
+  ASSERT_EQ(split.exit_code, 0) << split.output;
+  ASSERT_EQ(staged.exit_code, 0) << staged.output;
+  ASSERT_EQ(one.results.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(one.results[i]["tokens"], split.results[i]["tokens"]);
+    EXPECT_EQ(one.results[i]["tokens"], staged.results[i]["tokens"]);
+    EXPECT_EQ(one.results[i]["kv"]["lazy_layers"], split.results[i]["kv"]["lazy_layers"]);
+    EXPECT_EQ(one.results[i]["kv"]["lazy_layers"], staged.results[i]["kv"]["lazy_layers"]);
+  }
+}
+
+}  // namespace
+}  // namespace slkv
