@@ -54,9 +54,12 @@ OwnedMatrix make_matrix(DType dtype, int64_t rows, int64_t cols, Lcg& rng) {
   m.bytes.resize(n * slkv::dtype_size(dtype));
   for (size_t i = 0; i < n; ++i) {
     const float v = rng.next() * 0.05f;
-    if (dtype == DType::F32) reinterpret_cast<float*>(m.bytes.data())[i] = v;
-    else if (dtype == DType::F16) reinterpret_cast<uint16_t*>(m.bytes.data())[i] = slkv::float_to_f16(v);
-    else reinterpret_cast<uint16_t*>(m.bytes.data())[i] = slkv::float_to_bf16(v);
+    if (dtype == DType::F32)
+      reinterpret_cast<float*>(m.bytes.data())[i] = v;
+    else if (dtype == DType::F16)
+      reinterpret_cast<uint16_t*>(m.bytes.data())[i] = slkv::float_to_f16(v);
+    else
+      reinterpret_cast<uint16_t*>(m.bytes.data())[i] = slkv::float_to_bf16(v);
   }
   m.view = {m.bytes.data(), dtype, rows, cols};
   return m;
@@ -192,8 +195,8 @@ void AttentionDecode(benchmark::State& state) {
     backend->attention(in.q.data(), 1, in.spans, in.shape, in.out.data(), in.lse.data());
     benchmark::ClobberMemory();
   }
-  state.counters["KV GB/s"] = benchmark::Counter(double(2 * context * n_kv * dim * 4) * 1e-9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["KV GB/s"] =
+      benchmark::Counter(double(2 * context * n_kv * dim * 4) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Causal self-attention of a fresh prompt: args tokens, heads, kv heads, head_dim, threads.

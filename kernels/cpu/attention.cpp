@@ -103,8 +103,8 @@ constexpr auto kKernels = make_kernels(std::make_index_sequence<kMaxAttentionHea
 
 }  // namespace
 
-void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape,
-               float* out, float* lse, int n_threads) {
+void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape, float* out,
+               float* lse, int n_threads) {
   SLKV_CHECK(shape.n_heads > 0 && shape.n_kv_heads > 0 && shape.n_heads % shape.n_kv_heads == 0,
              "attention heads " << shape.n_heads << " / kv heads " << shape.n_kv_heads);
   SLKV_CHECK(shape.head_dim > 0 && shape.head_dim <= kMaxAttentionHeadDim,

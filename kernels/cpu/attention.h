@@ -13,7 +13,7 @@ constexpr int64_t kMaxAttentionHeadDim = 256;
 
 // The Backend::attention contract (kernels/backend.h). Work is split over
 // (query, head) pairs across n_threads when it is large enough to pay for it.
-void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape,
-               float* out, float* lse, int n_threads);
+void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape, float* out,
+               float* lse, int n_threads);
 
 }  // namespace slkv::cpu

@@ -31,9 +31,9 @@ Geometry check(const AttentionShape& shape, std::span<const KvSpan> kv, int64_t 
   SLKV_CHECK(shape.head_dim > 0, "head_dim " << shape.head_dim);
   total = 0;
   for (const KvSpan& span : kv) total += span.n_tokens;
-  SLKV_CHECK(n_queries >= 0 && first_query_key >= 0 && first_query_key + n_queries <= total,
-             "queries at keys " << first_query_key << ".." << first_query_key + n_queries << " but " << total
-                                << " keys");
+  SLKV_CHECK(
+      n_queries >= 0 && first_query_key >= 0 && first_query_key + n_queries <= total,
+      "queries at keys " << first_query_key << ".." << first_query_key + n_queries << " but " << total << " keys");
   return {shape.head_dim, shape.n_heads / shape.n_kv_heads, shape.n_kv_heads * shape.head_dim, shape.scale};
 }
 
@@ -45,7 +45,8 @@ void key_probabilities(const float* q, float lse, std::span<const KvSpan> kv, co
   for (const KvSpan& span : kv) {
     const int64_t span_end = span_start + span.n_tokens;
     for (int64_t j = std::max(begin, span_start); j < std::min(end, span_end); ++j)
-      probabilities[j - begin] = g.scale * simd::dot(q, span.keys + (j - span_start) * g.token_stride + head_offset, g.head_dim) - lse;
+      probabilities[j - begin] =
+          g.scale * simd::dot(q, span.keys + (j - span_start) * g.token_stride + head_offset, g.head_dim) - lse;
     span_start = span_end;
     if (span_start >= end) break;
   }
@@ -64,14 +65,15 @@ double sum(const float* values, int64_t n) {
 }  // namespace
 
 double window_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
-                             std::span<const KvSpan> kv, const AttentionShape& shape, int64_t sink,
-                             int64_t recent, int n_threads) {
+                             std::span<const KvSpan> kv, const AttentionShape& shape, int64_t sink, int64_t recent,
+                             int n_threads) {
   int64_t total = 0;
   const Geometry g = check(shape, kv, n_queries, first_query_key, total);
   SLKV_CHECK(sink >= 0 && recent >= 0, "windows sink " << sink << " recent " << recent);
   const int64_t n_items = n_queries * shape.n_heads;  // (query, head) pairs
   const int64_t window = std::min(sink + recent, total);
-  std::vector<double> item_mass(static_cast<size_t>(n_items));  // summed in order below: same result for any thread count
+  // Per-pair masses, summed in order below: the same result for any thread count.
+  std::vector<double> item_mass(static_cast<size_t>(n_items));
 
   const int64_t work = n_items * window * g.head_dim;
   parallel_for(n_items, work < kMinParallelWork ? 1 : n_threads, [&](int64_t item) {

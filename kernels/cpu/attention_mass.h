@@ -12,8 +12,8 @@ namespace slkv::cpu {
 // Backend::window_attention_mass (kernels/backend.h): summed probability on
 // the sink and recent windows; only the keys inside the windows are scored.
 double window_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
-                             std::span<const KvSpan> kv, const AttentionShape& shape, int64_t sink,
-                             int64_t recent, int n_threads);
+                             std::span<const KvSpan> kv, const AttentionShape& shape, int64_t sink, int64_t recent,
+                             int n_threads);
 
 // Backend::key_attention_mass: key_mass [n_kv_heads][n_keys] += probability
 // per visible key, summed over queries and the query heads of each KV head.

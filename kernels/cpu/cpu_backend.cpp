@@ -43,14 +43,14 @@ void CpuBackend::embedding(const WeightMatrix& table, const int32_t* ids, int64_
   cpu::embedding(table, ids, n_tokens, out);
 }
 
-void CpuBackend::attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv,
-                           const AttentionShape& shape, float* out, float* lse) {
+void CpuBackend::attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape,
+                           float* out, float* lse) {
   cpu::attention(q, n_queries, kv, shape, out, lse, n_threads_);
 }
 
-double CpuBackend::window_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key,
-                                         const float* lse, std::span<const KvSpan> kv, const AttentionShape& shape,
-                                         int64_t sink, int64_t recent) {
+double CpuBackend::window_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
+                                         std::span<const KvSpan> kv, const AttentionShape& shape, int64_t sink,
+                                         int64_t recent) {
   return cpu::window_attention_mass(q, n_queries, first_query_key, lse, kv, shape, sink, recent, n_threads_);
 }
 

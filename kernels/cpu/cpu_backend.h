@@ -24,8 +24,8 @@ class CpuBackend final : public Backend {
   void swiglu(const float* gate, const float* up, int64_t n, float* out) override;
   void add(float* y, const float* x, int64_t n) override;
   void embedding(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* out) override;
-  void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape,
-                 float* out, float* lse) override;
+  void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape, float* out,
+                 float* lse) override;
   double window_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
                                std::span<const KvSpan> kv, const AttentionShape& shape, int64_t sink,
                                int64_t recent) override;

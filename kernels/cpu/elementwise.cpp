@@ -57,8 +57,7 @@ void rope_token(float* x, int64_t n_heads, int64_t head_dim, const float* cos, c
 
 }  // namespace
 
-void rmsnorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim, float eps, float* y,
-             int n_threads) {
+void rmsnorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim, float eps, float* y, int n_threads) {
   SLKV_CHECK(dim > 0, "rmsnorm dim " << dim);
   parallel_for(n_tokens, threads_for(n_tokens * dim, n_threads),
                [&](int64_t t) { rmsnorm_row(x + t * dim, weight, dim, eps, y + t * dim); });
@@ -109,20 +108,6 @@ void add_bias(float* y, const float* bias, int64_t n_tokens, int64_t dim) {
   for (int64_t t = 0; t < n_tokens; ++t) add(y + t * dim, bias, dim);
 }
 
-namespace {
-
-template <DType D>
-void widen_row(const simd::Elem<D>* row, int64_t n, float* out) {
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) _mm512_storeu_ps(out + i, simd::load<D>(row + i));
-  if (i < n) {
-    const __mmask16 mask = simd::tail_mask(n - i);
-    _mm512_mask_storeu_ps(out + i, mask, simd::load_masked<D>(row + i, mask));
-  }
-}
-
-}  // namespace
-
 void embedding(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* out) {
   const int64_t dim = table.cols;
   for (int64_t t = 0; t < n_tokens; ++t) {
@@ -131,9 +116,15 @@ void embedding(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, 
     const size_t offset = size_t(id * dim);
     float* row_out = out + t * dim;
     switch (table.dtype) {
-      case DType::F32: widen_row<DType::F32>(static_cast<const float*>(table.data) + offset, dim, row_out); break;
-      case DType::F16: widen_row<DType::F16>(static_cast<const uint16_t*>(table.data) + offset, dim, row_out); break;
-      case DType::BF16: widen_row<DType::BF16>(static_cast<const uint16_t*>(table.data) + offset, dim, row_out); break;
+      case DType::F32:
+        simd::widen<DType::F32>(static_cast<const float*>(table.data) + offset, dim, row_out);
+        break;
+      case DType::F16:
+        simd::widen<DType::F16>(static_cast<const uint16_t*>(table.data) + offset, dim, row_out);
+        break;
+      case DType::BF16:
+        simd::widen<DType::BF16>(static_cast<const uint16_t*>(table.data) + offset, dim, row_out);
+        break;
     }
   }
 }

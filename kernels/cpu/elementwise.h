@@ -8,8 +8,7 @@
 namespace slkv::cpu {
 
 // y[t] = x[t] * 1/sqrt(mean(x[t]^2) + eps) * weight, in float like HF (y may be x).
-void rmsnorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim, float eps, float* y,
-             int n_threads);
+void rmsnorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim, float eps, float* y, int n_threads);
 
 // In-place Hugging Face rotate-half RoPE of x [n_tokens][n_heads][head_dim]:
 // (x[i], x[i + head_dim/2]) rotated by float(positions[t]) * inv_freq[i].

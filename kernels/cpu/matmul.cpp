@@ -61,8 +61,7 @@ inline void gemv_tile(const Elem<D>* w, int64_t cols, const float* x, float* y, 
 // R rows for every token, T tokens per pass (fewer for the last pass). The
 // rows come from memory in the first pass; later passes find them in cache.
 template <DType D, int R, int T>
-void gemv_row_block(const Elem<D>* w, int64_t cols, const float* x, int64_t n_tokens, float* y,
-                    int64_t y_stride) {
+void gemv_row_block(const Elem<D>* w, int64_t cols, const float* x, int64_t n_tokens, float* y, int64_t y_stride) {
   int64_t t = 0;
   for (; t + T <= n_tokens; t += T) gemv_tile<D, R, T>(w, cols, x + t * cols, y + t * y_stride, y_stride);
   if constexpr (T > 1) {
@@ -72,12 +71,11 @@ void gemv_row_block(const Elem<D>* w, int64_t cols, const float* x, int64_t n_to
 
 // Rows [row_begin, row_end) of y for every token, R rows at a time.
 template <DType D, int R, int T>
-void gemv_rows_tiled(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin,
-                     int64_t row_end, float* y) {
+void gemv_rows_tiled(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+                     float* y) {
   const auto* weights = static_cast<const Elem<D>*>(w.data);
   int64_t r = row_begin;
-  for (; r + R <= row_end; r += R)
-    gemv_row_block<D, R, T>(weights + r * w.cols, w.cols, x, n_tokens, y + r, w.rows);
+  for (; r + R <= row_end; r += R) gemv_row_block<D, R, T>(weights + r * w.cols, w.cols, x, n_tokens, y + r, w.rows);
   for (; r < row_end; ++r) gemv_row_block<D, 1, T>(weights + r * w.cols, w.cols, x, n_tokens, y + r, w.rows);
 }
 
@@ -86,8 +84,7 @@ void gemv_rows_tiled(const float* x, int64_t n_tokens, const WeightMatrix& w, in
 // which the 16-bit kernels need to reach full bandwidth (measured +20%).
 // With more tokens, four rows leave room for four tokens' accumulators.
 template <DType D>
-void gemv_rows(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
-               float* y) {
+void gemv_rows(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end, float* y) {
   if (n_tokens <= 2)
     gemv_rows_tiled<D, 8, 2>(x, n_tokens, w, row_begin, row_end, y);
   else
@@ -97,9 +94,15 @@ void gemv_rows(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t 
 void gemv_rows_any(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
                    float* y) {
   switch (w.dtype) {
-    case DType::F32: gemv_rows<DType::F32>(x, n_tokens, w, row_begin, row_end, y); break;
-    case DType::F16: gemv_rows<DType::F16>(x, n_tokens, w, row_begin, row_end, y); break;
-    case DType::BF16: gemv_rows<DType::BF16>(x, n_tokens, w, row_begin, row_end, y); break;
+    case DType::F32:
+      gemv_rows<DType::F32>(x, n_tokens, w, row_begin, row_end, y);
+      break;
+    case DType::F16:
+      gemv_rows<DType::F16>(x, n_tokens, w, row_begin, row_end, y);
+      break;
+    case DType::BF16:
+      gemv_rows<DType::BF16>(x, n_tokens, w, row_begin, row_end, y);
+      break;
   }
 }
 
@@ -117,39 +120,26 @@ int threads_for_rows(const WeightMatrix& w, int n_threads) {
   return int(std::clamp<int64_t>((w.rows + kRowAlign - 1) / kRowAlign, 1, n_threads));
 }
 
-// Widens rows [0, n_rows) of a 16-bit matrix into out (fp32, same layout).
-template <DType D>
-void widen_rows(const Elem<D>* w, int64_t n_rows, int64_t cols, float* out) {
-  const int64_t n = n_rows * cols;
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) _mm512_storeu_ps(out + i, simd::load<D>(w + i));
-  if (i < n) {
-    const __mmask16 mask = simd::tail_mask(n - i);
-    _mm512_mask_storeu_ps(out + i, mask, simd::load_masked<D>(w + i, mask));
-  }
-}
-
 // Rows of a 16-bit W widened per sgemm call: a panel this size (fp32) stays in
 // L2 between widening and OpenBLAS packing it.
 constexpr int64_t kPanelBytes = 512 * 1024;
 
 // y[:, row_begin:row_end] for every token with single-threaded OpenBLAS.
 template <DType D>
-void gemm_rows(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
-               float* y) {
+void gemm_rows(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end, float* y) {
   const auto* weights = static_cast<const Elem<D>*>(w.data);
   if constexpr (D == DType::F32) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n_tokens), int(row_end - row_begin), int(w.cols),
-                1.f, x, int(w.cols), weights + row_begin * w.cols, int(w.cols), 0.f, y + row_begin, int(w.rows));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n_tokens), int(row_end - row_begin), int(w.cols), 1.f, x,
+                int(w.cols), weights + row_begin * w.cols, int(w.cols), 0.f, y + row_begin, int(w.rows));
   } else {
     const int64_t panel_rows = std::max<int64_t>(kRowAlign, kPanelBytes / int64_t(sizeof(float) * w.cols));
     thread_local std::vector<float> panel;  // per OpenMP worker, reused across calls
     panel.resize(size_t(std::min(panel_rows, row_end - row_begin) * w.cols));
     for (int64_t r = row_begin; r < row_end; r += panel_rows) {
       const int64_t n_rows = std::min(panel_rows, row_end - r);
-      widen_rows<D>(weights + r * w.cols, n_rows, w.cols, panel.data());
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n_tokens), int(n_rows), int(w.cols), 1.f, x,
-                  int(w.cols), panel.data(), int(w.cols), 0.f, y + r, int(w.rows));
+      simd::widen<D>(weights + r * w.cols, n_rows * w.cols, panel.data());
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n_tokens), int(n_rows), int(w.cols), 1.f, x, int(w.cols),
+                  panel.data(), int(w.cols), 0.f, y + r, int(w.rows));
     }
   }
 }
@@ -157,9 +147,15 @@ void gemm_rows(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t 
 void gemm_rows_any(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
                    float* y) {
   switch (w.dtype) {
-    case DType::F32: gemm_rows<DType::F32>(x, n_tokens, w, row_begin, row_end, y); break;
-    case DType::F16: gemm_rows<DType::F16>(x, n_tokens, w, row_begin, row_end, y); break;
-    case DType::BF16: gemm_rows<DType::BF16>(x, n_tokens, w, row_begin, row_end, y); break;
+    case DType::F32:
+      gemm_rows<DType::F32>(x, n_tokens, w, row_begin, row_end, y);
+      break;
+    case DType::F16:
+      gemm_rows<DType::F16>(x, n_tokens, w, row_begin, row_end, y);
+      break;
+    case DType::BF16:
+      gemm_rows<DType::BF16>(x, n_tokens, w, row_begin, row_end, y);
+      break;
   }
 }
 

@@ -31,8 +31,10 @@ float sum_vectors(const float* data, size_t begin, size_t end) {
   __m512 acc[kStreams];
   for (size_t s = 0; s < kStreams; ++s) acc[s] = _mm512_setzero_ps();
   for (size_t i = 0; i < per_stream; ++i)
-    for (size_t s = 0; s < kStreams; ++s) acc[s] = _mm512_add_ps(acc[s], _mm512_load_ps(data + (begin + s * per_stream + i) * 16));
-  for (size_t v = begin + kStreams * per_stream; v < end; ++v) acc[0] = _mm512_add_ps(acc[0], _mm512_load_ps(data + v * 16));
+    for (size_t s = 0; s < kStreams; ++s)
+      acc[s] = _mm512_add_ps(acc[s], _mm512_load_ps(data + (begin + s * per_stream + i) * 16));
+  for (size_t v = begin + kStreams * per_stream; v < end; ++v)
+    acc[0] = _mm512_add_ps(acc[0], _mm512_load_ps(data + v * 16));
   __m512 total = acc[0];
   for (size_t s = 1; s < kStreams; ++s) total = _mm512_add_ps(total, acc[s]);
   return _mm512_reduce_add_ps(total);
@@ -43,7 +45,8 @@ float sum_vectors(const float* data, size_t begin, size_t end) {
 double measure_memory_read_bandwidth_gbps(int n_threads, size_t bytes) {
   SLKV_CHECK(n_threads >= 1, "n_threads " << n_threads);
   const size_t n_vectors = std::max<size_t>(bytes / kVectorBytes, 1);
-  std::unique_ptr<float, FreeDeleter> buffer(static_cast<float*>(std::aligned_alloc(kVectorBytes, n_vectors * kVectorBytes)));
+  std::unique_ptr<float, FreeDeleter> buffer(
+      static_cast<float*>(std::aligned_alloc(kVectorBytes, n_vectors * kVectorBytes)));
   SLKV_CHECK(buffer, "cannot allocate " << bytes << " bytes");
   float* data = buffer.get();
 

@@ -54,6 +54,17 @@ inline __m512 load_masked(const Elem<D>* p, __mmask16 mask) {
   }
 }
 
+// out[i] = in[i] widened to fp32 for i < n.
+template <DType D>
+inline void widen(const Elem<D>* in, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) _mm512_storeu_ps(out + i, load<D>(in + i));
+  if (i < n) {
+    const __mmask16 mask = tail_mask(n - i);
+    _mm512_mask_storeu_ps(out + i, mask, load_masked<D>(in + i, mask));
+  }
+}
+
 // e^x for every lane, relative error ~2e-7 (Cephes expf polynomial). Inputs
 // below -104 give 0 and above 89 give +inf, like std::exp in float.
 inline __m512 exp(__m512 x) {

@@ -113,8 +113,8 @@ TEST(KeyAttentionMassTest, MatchesReference) {
     }
   for (int threads : {1, 2}) {
     std::vector<float> mass(want.size(), 0.5f);  // accumulates onto what is there
-    cpu::key_attention_mass(s.q.data(), s.n_queries, s.first_query_key(), s.lse.data(), s.spans, s.shape,
-                            mass.data(), threads);
+    cpu::key_attention_mass(s.q.data(), s.n_queries, s.first_query_key(), s.lse.data(), s.spans, s.shape, mass.data(),
+                            threads);
     for (size_t k = 0; k < mass.size(); ++k)
       ASSERT_NEAR(mass[k], want[k] + 0.5, 1e-5 * (1 + want[k])) << "entry " << k << " threads " << threads;
   }

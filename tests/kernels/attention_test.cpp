@@ -98,7 +98,8 @@ void check_case(const Case& c) {
   for (int threads : {1, 2}) {
     std::vector<float> out(want_out.size(), NAN), lse(want_lse.size(), NAN);
     cpu::attention(in.q.data(), c.n_queries, in.spans, shape, out.data(), lse.data(), threads);
-    for (size_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out[i], want_out[i], 2e-5) << "out " << i << " threads " << threads;
+    for (size_t i = 0; i < out.size(); ++i)
+      ASSERT_NEAR(out[i], want_out[i], 2e-5) << "out " << i << " threads " << threads;
     for (size_t i = 0; i < lse.size(); ++i)
       ASSERT_NEAR(lse[i], want_lse[i], 2e-5 * (1 + std::abs(want_lse[i]))) << "lse " << i << " threads " << threads;
     results[threads - 1] = out;
@@ -119,8 +120,7 @@ TEST(AttentionTest, NewTokensShareASpanWithCache) { check_case({10, {40, 0, 25},
 TEST(AttentionTest, NewTokensAcrossSpans) { check_case({30, {7, 20, 19}, 4, 1, 32}); }
 TEST(AttentionTest, LargePrefillGqaThreaded) { check_case({64, {100, 200}, 8, 4, 64}); }
 TEST(AttentionTest, OddHeadDims) {
-  for (int64_t head_dim : {1, 8, 17, 24, 100, 255})
-    check_case({5, {9, 12}, 4, 2, head_dim});
+  for (int64_t head_dim : {1, 8, 17, 24, 100, 255}) check_case({5, {9, 12}, 4, 2, head_dim});
 }
 TEST(AttentionTest, HeadDim256) { check_case({9, {33, 9}, 2, 1, 256}); }
 

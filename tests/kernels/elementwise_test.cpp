@@ -65,8 +65,8 @@ std::vector<float> inv_freq_for(int64_t head_dim, float theta) {
 // and cos/sin in double: against the kernel's float cos/sin. With an exact
 // double angle the float angle's rounding is the only extra error, which at
 // position 500 stays below 1e-4.
-void check_rope(int64_t n_heads, int64_t head_dim, const std::vector<int32_t>& positions, int threads,
-                bool exact_angle, double tolerance) {
+void check_rope(int64_t n_heads, int64_t head_dim, const std::vector<int32_t>& positions, int threads, bool exact_angle,
+                double tolerance) {
   std::mt19937 rng(3);
   const int64_t n_tokens = int64_t(positions.size());
   const std::vector<float> inv_freq = inv_freq_for(head_dim, 10000.f);
@@ -79,8 +79,8 @@ void check_rope(int64_t n_heads, int64_t head_dim, const std::vector<int32_t>& p
       const float* in = x.data() + (t * n_heads + h) * head_dim;
       const float* out = y.data() + (t * n_heads + h) * head_dim;
       for (int64_t i = 0; i < half; ++i) {
-        const double angle = exact_angle ? double(positions[t]) * double(inv_freq[i])
-                                         : double(float(positions[t]) * inv_freq[i]);
+        const double angle =
+            exact_angle ? double(positions[t]) * double(inv_freq[i]) : double(float(positions[t]) * inv_freq[i]);
         const double want_first = in[i] * std::cos(angle) - in[i + half] * std::sin(angle);
         const double want_second = in[i + half] * std::cos(angle) + in[i] * std::sin(angle);
         ASSERT_NEAR(out[i], want_first, tolerance) << "pos " << positions[t] << " head " << h << " i " << i;

@@ -32,14 +32,24 @@ TestMatrix random_matrix(DType dtype, int64_t rows, int64_t cols, std::mt19937& 
   std::uniform_real_distribution<float> dist(-1.f, 1.f);
   TestMatrix m{dtype, rows, cols, {}, {}, {}};
   m.values.resize(size_t(rows * cols));
-  if (dtype == DType::F32) m.f32.resize(m.values.size());
-  else m.bits16.resize(m.values.size());
+  if (dtype == DType::F32)
+    m.f32.resize(m.values.size());
+  else
+    m.bits16.resize(m.values.size());
   for (size_t i = 0; i < m.values.size(); ++i) {
     const float v = dist(rng);
     switch (dtype) {
-      case DType::F32: m.f32[i] = m.values[i] = v; break;
-      case DType::F16: m.bits16[i] = float_to_f16(v); m.values[i] = f16_to_float(m.bits16[i]); break;
-      case DType::BF16: m.bits16[i] = float_to_bf16(v); m.values[i] = bf16_to_float(m.bits16[i]); break;
+      case DType::F32:
+        m.f32[i] = m.values[i] = v;
+        break;
+      case DType::F16:
+        m.bits16[i] = float_to_f16(v);
+        m.values[i] = f16_to_float(m.bits16[i]);
+        break;
+      case DType::BF16:
+        m.bits16[i] = float_to_bf16(v);
+        m.values[i] = bf16_to_float(m.bits16[i]);
+        break;
     }
   }
   return m;
