@@ -40,16 +40,16 @@ double quantile(std::vector<double> values, double q) {
 
 int run_analyze_layers(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Per-layer SimLayerKV score distribution over a prompt file");
+  // clang-format off
   options.add_options()
       ("model", "model directory", cxxopts::value<std::string>())
-      ("input", "prompts: one per line (JSON string, LongBench/RULER JSON object, or plain text)",
-       cxxopts::value<std::string>())
-      ("dataset", "LongBench dataset name: use its template from dataset2prompt.json beside --input",
-       cxxopts::value<std::string>()->default_value(""))
+      ("input", "prompts: one per line (JSON string, LongBench/RULER JSON object, or plain text)", cxxopts::value<std::string>())
+      ("dataset", "LongBench dataset name: use its template from dataset2prompt.json beside --input", cxxopts::value<std::string>()->default_value(""))
       ("max-prompts", "analyse at most this many prompts (0 = all)", cxxopts::value<int64_t>()->default_value("0"))
       ("threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))
       ("json", "print one JSON object")
       ("h,help", "show this help");
+  // clang-format on
   add_kv_policy_options(options);
   auto args = options.parse(argc, argv);
   if (args.count("help")) {

@@ -69,16 +69,19 @@ std::string run_command(const std::string& command, int& exit_code) {
 
 int run_bench(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Benchmark prefill/decode speed and memory, with llama.cpp on the same model");
-  options.add_options()("model", "model directory", cxxopts::value<std::string>())(
-      "threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))(
-      "prefill-tokens", "prompt length for the prefill measurement", cxxopts::value<int64_t>()->default_value("512"))(
-      "decode-tokens", "tokens generated for the decode measurement", cxxopts::value<int64_t>()->default_value("256"))(
-      "reps", "repetitions (the median is reported)", cxxopts::value<int>()->default_value("3"))(
-      "prompt", "decode prompt", cxxopts::value<std::string>()->default_value("Once upon a time"))(
-      "llamacpp", "path of the llama.cpp anchor script ('' to skip)",
-      cxxopts::value<std::string>()->default_value(std::string(SLKV_SOURCE_DIR) + "/../shared/anchors/llamacpp-bench"))(
-      "llamacpp-type", "weight type llama.cpp runs: f32 or f16 (default: f32 for F32 models, else f16)",
-      cxxopts::value<std::string>())("json", "print one JSON object")("h,help", "show this help");
+  // clang-format off
+  options.add_options()
+      ("model", "model directory", cxxopts::value<std::string>())
+      ("threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))
+      ("prefill-tokens", "prompt length for the prefill measurement", cxxopts::value<int64_t>()->default_value("512"))
+      ("decode-tokens", "tokens generated for the decode measurement", cxxopts::value<int64_t>()->default_value("256"))
+      ("reps", "repetitions (the median is reported)", cxxopts::value<int>()->default_value("3"))
+      ("prompt", "decode prompt", cxxopts::value<std::string>()->default_value("Once upon a time"))
+      ("llamacpp", "path of the llama.cpp anchor script ('' to skip)", cxxopts::value<std::string>()->default_value(std::string(SLKV_SOURCE_DIR) + "/../shared/anchors/llamacpp-bench"))
+      ("llamacpp-type", "weight type llama.cpp runs: f32 or f16 (default: f32 for F32 models, else f16)", cxxopts::value<std::string>())
+      ("json", "print one JSON object")
+      ("h,help", "show this help");
+  // clang-format on
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
     std::cout << options.help() << "\n";

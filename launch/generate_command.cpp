@@ -82,26 +82,27 @@ void dump_decisions(const std::filesystem::path& dir, const Topology& topology, 
 
 int run_generate(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Generate text with a Hugging Face Llama/Mistral/Qwen2 model directory");
-  options.add_options()("model", "model directory (config.json, *.safetensors, tokenizer.json)",
-                        cxxopts::value<std::string>())("prompt", "prompt text", cxxopts::value<std::string>())(
-      "prompts-file", "file with one JSON string per line, run together as one batch", cxxopts::value<std::string>())(
-      "max-new-tokens", "tokens to generate at most", cxxopts::value<int64_t>()->default_value("256"))(
-      "temperature", "0 = greedy (default: generation_config.json, else 0)", cxxopts::value<float>())(
-      "top-k", "keep the k most likely tokens (0 = off)", cxxopts::value<int64_t>())(
-      "top-p", "nucleus sampling mass (1 = off)", cxxopts::value<float>())("seed", "sampling seed (default: random)",
-                                                                           cxxopts::value<uint64_t>())(
-      "threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))(
-      "device", "cpu (the CUDA backend is not available yet)", cxxopts::value<std::string>()->default_value("cpu"))(
-      "json", "print one JSON object per prompt instead of streaming text")(
-      "tp", "tensor-parallel ranks (launch tp x pp ranks with mpirun)", cxxopts::value<int>()->default_value("1"))(
-      "pp", "pipeline-parallel stages", cxxopts::value<int>()->default_value("1"))(
-      "pp-layers", "layers per pipeline stage, e.g. 3,2 (default: even split)", cxxopts::value<std::string>())(
-      "dump-decisions", "every rank writes DIR/rank<N>.json with the lazy-layer decisions it applied",
-      cxxopts::value<std::string>())(
-      "micro-batches", "split each batch into this many micro-batches so pipeline stages overlap (default: --pp)",
-      cxxopts::value<int64_t>())(
-      "dump-logits", "--json: add the logits every token was sampled from (\"step_logits\")")(
-      "h,help", "show this help");
+  // clang-format off
+  options.add_options()
+      ("model", "model directory (config.json, *.safetensors, tokenizer.json)", cxxopts::value<std::string>())
+      ("prompt", "prompt text", cxxopts::value<std::string>())
+      ("prompts-file", "file with one JSON string per line, run together as one batch", cxxopts::value<std::string>())
+      ("max-new-tokens", "tokens to generate at most", cxxopts::value<int64_t>()->default_value("256"))
+      ("temperature", "0 = greedy (default: generation_config.json, else 0)", cxxopts::value<float>())
+      ("top-k", "keep the k most likely tokens (0 = off)", cxxopts::value<int64_t>())
+      ("top-p", "nucleus sampling mass (1 = off)", cxxopts::value<float>())
+      ("seed", "sampling seed (default: random)", cxxopts::value<uint64_t>())
+      ("threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))
+      ("device", "cpu (the CUDA backend is not available yet)", cxxopts::value<std::string>()->default_value("cpu"))
+      ("json", "print one JSON object per prompt instead of streaming text")
+      ("tp", "tensor-parallel ranks (launch tp x pp ranks with mpirun)", cxxopts::value<int>()->default_value("1"))
+      ("pp", "pipeline-parallel stages", cxxopts::value<int>()->default_value("1"))
+      ("pp-layers", "layers per pipeline stage, e.g. 3,2 (default: even split)", cxxopts::value<std::string>())
+      ("dump-decisions", "every rank writes DIR/rank<N>.json with the lazy-layer decisions it applied", cxxopts::value<std::string>())
+      ("micro-batches", "split each batch into this many micro-batches so pipeline stages overlap (default: --pp)", cxxopts::value<int64_t>())
+      ("dump-logits", "--json: add the logits every token was sampled from (\"step_logits\")")
+      ("h,help", "show this help");
+  // clang-format on
   add_kv_policy_options(options);
   auto args = options.parse(argc, argv);
   if (args.count("help")) {

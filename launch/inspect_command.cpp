@@ -11,7 +11,11 @@ namespace slkv {
 
 int run_inspect(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Print a model's config, parameter count and bytes by dtype");
-  options.add_options()("model", "model directory", cxxopts::value<std::string>())("h,help", "show this help");
+  // clang-format off
+  options.add_options()
+      ("model", "model directory", cxxopts::value<std::string>())
+      ("h,help", "show this help");
+  // clang-format on
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
     std::cout << options.help() << "\n";

@@ -3,17 +3,18 @@
 namespace slkv {
 
 void add_kv_policy_options(cxxopts::Options& options) {
-  options.add_options("KV policy")("kv-policy", "full, simlayerkv, streaming, snapkv or simlayerkv+snapkv",
-                                   cxxopts::value<std::string>()->default_value("simlayerkv"))(
-      "lazy-threshold", "a layer is lazy when its window attention mass exceeds this (default: family preset)",
-      cxxopts::value<double>())(
-      "lazy-detect", "prefill (last --obs-window prompt queries) or decode (first generated token)",
-      cxxopts::value<std::string>())("sink", "first tokens a windowed layer keeps", cxxopts::value<int64_t>())(
-      "recent", "most recent tokens a windowed layer keeps", cxxopts::value<int64_t>())(
-      "obs-window", "prompt queries observed in prefill detection and by SnapKV", cxxopts::value<int64_t>())(
-      "lazy-window", "rolling (keep at most sink+recent) or grow (keep appending)", cxxopts::value<std::string>())(
-      "snapkv-budget", "prompt tokens SnapKV keeps per KV head besides the observation window",
-      cxxopts::value<int64_t>())("snapkv-pool", "SnapKV max-pool kernel size (odd)", cxxopts::value<int64_t>());
+  // clang-format off
+  options.add_options("KV policy")
+      ("kv-policy", "full, simlayerkv, streaming, snapkv or simlayerkv+snapkv", cxxopts::value<std::string>()->default_value("simlayerkv"))
+      ("lazy-threshold", "a layer is lazy when its window attention mass exceeds this (default: family preset)", cxxopts::value<double>())
+      ("lazy-detect", "prefill (last --obs-window prompt queries) or decode (first generated token)", cxxopts::value<std::string>())
+      ("sink", "first tokens a windowed layer keeps", cxxopts::value<int64_t>())
+      ("recent", "most recent tokens a windowed layer keeps", cxxopts::value<int64_t>())
+      ("obs-window", "prompt queries observed in prefill detection and by SnapKV", cxxopts::value<int64_t>())
+      ("lazy-window", "rolling (keep at most sink+recent) or grow (keep appending)", cxxopts::value<std::string>())
+      ("snapkv-budget", "prompt tokens SnapKV keeps per KV head besides the observation window", cxxopts::value<int64_t>())
+      ("snapkv-pool", "SnapKV max-pool kernel size (odd)", cxxopts::value<int64_t>());
+  // clang-format on
 }
 
 KvPolicyConfig kv_policy_from_args(const cxxopts::ParseResult& args, const ModelConfig& model) {

@@ -29,20 +29,24 @@ ModelFamily parse_architecture(const std::string& name) {
 
 int run_make_test_model(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Write a random-weight Hugging Face model directory");
-  options.add_options()("out", "output directory", cxxopts::value<std::string>())(
-      "hidden", "hidden size", cxxopts::value<int64_t>()->default_value("768"))(
-      "layers", "decoder layers", cxxopts::value<int64_t>()->default_value("12"))(
-      "heads", "query heads", cxxopts::value<int64_t>()->default_value("12"))(
-      "kv-heads", "key/value heads", cxxopts::value<int64_t>()->default_value("4"))(
-      "head-dim", "head dimension (0 = hidden / heads)", cxxopts::value<int64_t>()->default_value("0"))(
-      "ffn", "intermediate (FFN) size", cxxopts::value<int64_t>()->default_value("2048"))(
-      "vocab", "vocabulary size (>= 259)", cxxopts::value<int64_t>()->default_value("32000"))(
-      "context", "max_position_embeddings", cxxopts::value<int64_t>()->default_value("4096"))(
-      "dtype", "f32, f16 or bf16", cxxopts::value<std::string>()->default_value("f32"))(
-      "architecture", "llama2, llama3, mistral or qwen2", cxxopts::value<std::string>()->default_value("llama2"))(
-      "tie-embeddings", "share the embedding matrix with lm_head")("shards", "number of safetensors shards",
-                                                                   cxxopts::value<int>()->default_value("1"))(
-      "seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"))("h,help", "show this help");
+  // clang-format off
+  options.add_options()
+      ("out", "output directory", cxxopts::value<std::string>())
+      ("hidden", "hidden size", cxxopts::value<int64_t>()->default_value("768"))
+      ("layers", "decoder layers", cxxopts::value<int64_t>()->default_value("12"))
+      ("heads", "query heads", cxxopts::value<int64_t>()->default_value("12"))
+      ("kv-heads", "key/value heads", cxxopts::value<int64_t>()->default_value("4"))
+      ("head-dim", "head dimension (0 = hidden / heads)", cxxopts::value<int64_t>()->default_value("0"))
+      ("ffn", "intermediate (FFN) size", cxxopts::value<int64_t>()->default_value("2048"))
+      ("vocab", "vocabulary size (>= 259)", cxxopts::value<int64_t>()->default_value("32000"))
+      ("context", "max_position_embeddings", cxxopts::value<int64_t>()->default_value("4096"))
+      ("dtype", "f32, f16 or bf16", cxxopts::value<std::string>()->default_value("f32"))
+      ("architecture", "llama2, llama3, mistral or qwen2", cxxopts::value<std::string>()->default_value("llama2"))
+      ("tie-embeddings", "share the embedding matrix with lm_head")
+      ("shards", "number of safetensors shards", cxxopts::value<int>()->default_value("1"))
+      ("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"))
+      ("h,help", "show this help");
+  // clang-format on
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
     std::cout << options.help() << "\n";

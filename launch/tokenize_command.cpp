@@ -12,11 +12,14 @@ namespace slkv {
 
 int run_tokenize(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Tokenize stdin with a model's tokenizer.json (or --decode a JSON id array)");
-  options.add_options()("model", "directory with tokenizer.json (and tokenizer_config.json)",
-                        cxxopts::value<std::string>())("no-special",
-                                                       "do not add the post-processor's special tokens (e.g. BOS)")(
-      "decode", "read a JSON array of ids on stdin and print the text")(
-      "skip-special", "with --decode: drop special tokens from the text")("h,help", "show this help");
+  // clang-format off
+  options.add_options()
+      ("model", "directory with tokenizer.json (and tokenizer_config.json)", cxxopts::value<std::string>())
+      ("no-special", "do not add the post-processor's special tokens (e.g. BOS)")
+      ("decode", "read a JSON array of ids on stdin and print the text")
+      ("skip-special", "with --decode: drop special tokens from the text")
+      ("h,help", "show this help");
+  // clang-format on
   auto args = options.parse(argc, argv);
   if (args.count("help")) {
     std::cout << options.help() << "\n";
