@@ -30,11 +30,11 @@ std::filesystem::path temp_path(const std::string& name) {
 }
 
 // Runs `slkv generate ARGS` on np ranks (np 0: a plain process, no mpirun).
-JobRun run(int np, const std::string& args, const std::string& env = "") {
+JobRun run(int np, const std::string& args, const std::string& env = "", const std::string& subcommand = "generate") {
   std::string command = env + " timeout 120 ";
   if (np > 0)
     command += "mpirun --allow-run-as-root --oversubscribe --bind-to none -np " + std::to_string(np) + " ";
-  command += std::string(SLKV_BINARY) + " generate " + args + " 2>&1";
+  command += std::string(SLKV_BINARY) + " " + subcommand + " " + args + " 2>&1";
   JobRun result;
   const auto start = std::chrono::steady_clock::now();
   FILE* pipe = popen(command.c_str(), "r");
@@ -215,6 +215,15 @@ TEST(DistributedErrors, GridMustMatchTheWorld) {
   EXPECT_NE(plain.output.find("--tp 2 x --pp 1 = 2 ranks, but the MPI world has 1 (launch with mpirun -np 2)"),
             std::string::npos)
       << plain.output;
+}
+
+TEST(DistributedErrors, SingleProcessCommandsRefuseMpirun) {
+  SLKV_REQUIRE_SHARED();
+  for (const std::string subcommand : {"analyze-layers", "bench", "bench-kv"}) {
+    const JobRun result = run(2, "--model " + testing::stories_dir().string() + " --input /dev/null", "", subcommand);
+    EXPECT_NE(result.exit_code, 0) << subcommand;
+    EXPECT_NE(result.output.find(subcommand + " runs in a single process"), std::string::npos) << result.output;
+  }
 }
 
 TEST(DistributedErrors, TpMustFitTheHeads) {
