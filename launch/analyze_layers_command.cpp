@@ -47,21 +47,17 @@ int run_analyze_layers(int argc, char** argv) {
       ("dataset", "LongBench dataset name: use its template from dataset2prompt.json beside --input", cxxopts::value<std::string>()->default_value(""))
       ("max-prompts", "analyse at most this many prompts (0 = all)", cxxopts::value<int64_t>()->default_value("0"))
       ("threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))
-      ("json", "print one JSON object")
-      ("h,help", "show this help");
+      ("json", "print one JSON object");
   // clang-format on
   add_kv_policy_options(options);
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    return 0;
-  }
-  if (!args.count("model") || !args.count("input")) throw Error("--model DIR and --input FILE are required");
-  std::vector<std::string> prompts = read_evaluation_prompts(args["input"].as<std::string>(), args["dataset"].as<std::string>());
+  std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
+  const std::filesystem::path model_dir = required_flag(args, "model", "DIR");
+  std::vector<std::string> prompts = read_evaluation_prompts(required_flag(args, "input", "FILE"), args["dataset"].as<std::string>());
   const int64_t max_prompts = args["max-prompts"].as<int64_t>();
   if (max_prompts > 0 && static_cast<int64_t>(prompts.size()) > max_prompts) prompts.resize(max_prompts);
 
-  const std::filesystem::path model_dir = args["model"].as<std::string>();
   Tokenizer tokenizer = Tokenizer::load(model_dir);
   std::unique_ptr<Model> model = Model::load(model_dir);
   std::unique_ptr<Backend> backend = make_cpu_backend(args["threads"].as<int>());

@@ -79,16 +79,12 @@ int run_bench(int argc, char** argv) {
       ("prompt", "decode prompt", cxxopts::value<std::string>()->default_value("Once upon a time"))
       ("llamacpp", "path of the llama.cpp anchor script ('' to skip)", cxxopts::value<std::string>()->default_value(std::string(SLKV_SOURCE_DIR) + "/../shared/anchors/llamacpp-bench"))
       ("llamacpp-type", "weight type llama.cpp runs: f32 or f16 (default: f32 for F32 models, else f16)", cxxopts::value<std::string>())
-      ("json", "print one JSON object")
-      ("h,help", "show this help");
+      ("json", "print one JSON object");
   // clang-format on
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    return 0;
-  }
-  if (!args.count("model")) throw Error("--model DIR is required");
-  const std::filesystem::path model_dir = args["model"].as<std::string>();
+  std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
+  const std::filesystem::path model_dir = required_flag(args, "model", "DIR");
   const int threads = args["threads"].as<int>();
   const int reps = args["reps"].as<int>();
   if (threads < 1 || reps < 1) throw Error("--threads and --reps must be >= 1");

@@ -22,6 +22,7 @@
 #include <sstream>
 
 #include "kernels/backend.h"
+#include "launch/cli_common.h"
 #include "launch/commands.h"
 #include "runtime/error.h"
 #include "runtime/generator.h"
@@ -371,16 +372,12 @@ int run_bench_kv(int argc, char** argv) {
       ("timing-reps", "decode timing repetitions at the longest context, fastest reported (0: no timing)",
        cxxopts::value<int64_t>()->default_value("5"))
       ("threads", "CPU threads", cxxopts::value<int>()->default_value("1"))
-      ("data", "also write the points as TSV blocks (one per series) for gnuplot", cxxopts::value<std::string>())
-      ("h,help", "show this help");
+      ("data", "also write the points as TSV blocks (one per series) for gnuplot", cxxopts::value<std::string>());
   // clang-format on
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    return 0;
-  }
-  if (!args.count("model")) throw Error("--model DIR is required");
-  const std::filesystem::path model_dir = args["model"].as<std::string>();
+  std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
+  const std::filesystem::path model_dir = required_flag(args, "model", "DIR");
   const int64_t n_prompts = args["prompts"].as<int64_t>();
   const int64_t prompt_tokens = args["prompt-tokens"].as<int64_t>();
   const int64_t new_tokens = args["new-tokens"].as<int64_t>();

@@ -1,12 +1,28 @@
 #include "launch/cli_common.h"
 
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "runtime/error.h"
 
 namespace slkv {
+
+std::optional<cxxopts::ParseResult> parse_command_line(cxxopts::Options& options, int argc, char** argv) {
+  options.add_options()("h,help", "show this help");
+  cxxopts::ParseResult args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::cout << options.help() << "\n";
+    return std::nullopt;
+  }
+  return args;
+}
+
+std::string required_flag(const cxxopts::ParseResult& args, const std::string& name, const std::string& what) {
+  if (!args.count(name)) throw Error("--" + name + " " + what + " is required");
+  return args[name].as<std::string>();
+}
 
 int default_thread_count() {
   unsigned cores = std::thread::hardware_concurrency();

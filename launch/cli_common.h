@@ -1,6 +1,8 @@
 #pragma once
-// Helpers shared by the subcommands: thread count, prompt files, sampling defaults.
+// Helpers shared by the subcommands: parsing, thread count, prompt files, sampling defaults.
 #include <cstdint>
+#include <cxxopts.hpp>
+#include <optional>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -9,6 +11,14 @@
 #include "runtime/sampler.h"
 
 namespace slkv {
+
+// Adds -h/--help and parses argv. For --help, prints the options and returns
+// nullopt (the command then exits 0).
+std::optional<cxxopts::ParseResult> parse_command_line(cxxopts::Options& options, int argc, char** argv);
+
+// The value of a flag the command cannot run without, e.g. required_flag(args,
+// "model", "DIR") throws "--model DIR is required" when it is absent.
+std::string required_flag(const cxxopts::ParseResult& args, const std::string& name, const std::string& what);
 
 // Cores available to this process (at least 1).
 int default_thread_count();

@@ -100,16 +100,13 @@ int run_generate(int argc, char** argv) {
       ("pp-layers", "layers per pipeline stage, e.g. 3,2 (default: even split)", cxxopts::value<std::string>())
       ("dump-decisions", "every rank writes DIR/rank<N>.json with the lazy-layer decisions it applied", cxxopts::value<std::string>())
       ("micro-batches", "split each batch into this many micro-batches so pipeline stages overlap (default: --pp)", cxxopts::value<int64_t>())
-      ("dump-logits", "--json: add the logits every token was sampled from (\"step_logits\")")
-      ("h,help", "show this help");
+      ("dump-logits", "--json: add the logits every token was sampled from (\"step_logits\")");
   // clang-format on
   add_kv_policy_options(options);
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    return 0;
-  }
-  if (!args.count("model")) throw Error("--model DIR is required");
+  std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
+  const std::filesystem::path model_dir = required_flag(args, "model", "DIR");
   if (args.count("prompt") == args.count("prompts-file"))
     throw Error("give exactly one of --prompt TEXT or --prompts-file FILE");
   if (args["device"].as<std::string>() != "cpu")
@@ -117,7 +114,6 @@ int run_generate(int argc, char** argv) {
   const int threads = args["threads"].as<int>();
   if (threads < 1) throw Error("--threads must be >= 1");
   const bool json_output = args.count("json") > 0;
-  const std::filesystem::path model_dir = args["model"].as<std::string>();
 
   // The grid and the slices are checked against config.json before any weight is read.
   const Topology topology = Topology::make(world_size(), world_rank(), args["tp"].as<int>(), args["pp"].as<int>());

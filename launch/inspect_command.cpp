@@ -3,6 +3,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "launch/cli_common.h"
 #include "launch/commands.h"
 #include "runtime/error.h"
 #include "runtime/model.h"
@@ -13,17 +14,13 @@ int run_inspect(int argc, char** argv) {
   cxxopts::Options options(argv[0], "Print a model's config, parameter count and bytes by dtype");
   // clang-format off
   options.add_options()
-      ("model", "model directory", cxxopts::value<std::string>())
-      ("h,help", "show this help");
+      ("model", "model directory", cxxopts::value<std::string>());
   // clang-format on
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    return 0;
-  }
-  if (!args.count("model")) throw Error("--model DIR is required");
+  std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
   // Loading the Model validates every tensor's presence and shape.
-  std::unique_ptr<Model> model = Model::load(args["model"].as<std::string>());
+  std::unique_ptr<Model> model = Model::load(required_flag(args, "model", "DIR"));
   const ModelConfig& c = model->config();
   int64_t stored_parameters = 0;
   for (const auto& [name, view] : model->weights().tensors()) stored_parameters += view.numel();

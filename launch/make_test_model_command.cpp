@@ -3,6 +3,7 @@
 #include <cxxopts.hpp>
 #include <iostream>
 
+#include "launch/cli_common.h"
 #include "launch/commands.h"
 #include "runtime/error.h"
 #include "runtime/test_model_maker.h"
@@ -44,15 +45,12 @@ int run_make_test_model(int argc, char** argv) {
       ("architecture", "llama2, llama3, mistral or qwen2", cxxopts::value<std::string>()->default_value("llama2"))
       ("tie-embeddings", "share the embedding matrix with lm_head")
       ("shards", "number of safetensors shards", cxxopts::value<int>()->default_value("1"))
-      ("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"))
-      ("h,help", "show this help");
+      ("seed", "random seed", cxxopts::value<uint64_t>()->default_value("0"));
   // clang-format on
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    return 0;
-  }
-  if (!args.count("out")) throw Error("--out DIR is required");
+  std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
+  const std::string out = required_flag(args, "out", "DIR");
   TestModelSpec spec;
   spec.hidden_size = args["hidden"].as<int64_t>();
   spec.num_layers = args["layers"].as<int64_t>();
@@ -67,7 +65,6 @@ int run_make_test_model(int argc, char** argv) {
   spec.tie_word_embeddings = args.count("tie-embeddings") > 0;
   spec.shards = args["shards"].as<int>();
   spec.seed = args["seed"].as<uint64_t>();
-  const std::string out = args["out"].as<std::string>();
   make_test_model(spec, out);
   std::cout << "wrote " << out << " (" << test_model_config(spec).parameter_count() / 1e6 << " M parameters, "
             << dtype_name(spec.dtype) << ")\n";

@@ -9,9 +9,9 @@ namespace slkv {
 namespace {
 
 std::string fill_template(std::string text, const std::string& field, const std::string& value) {
-  const std::string placeholder = "{" + field + "}";
-  for (size_t at = text.find(placeholder); at != std::string::npos; at = text.find(placeholder, at + value.size()))
-    text.replace(at, placeholder.size(), value);
+  const std::string marker = "{" + field + "}";
+  for (size_t at = text.find(marker); at != std::string::npos; at = text.find(marker, at + value.size()))
+    text.replace(at, marker.size(), value);
   return text;
 }
 

@@ -4,6 +4,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "launch/cli_common.h"
 #include "launch/commands.h"
 #include "runtime/error.h"
 #include "runtime/tokenizer.h"
@@ -17,16 +18,12 @@ int run_tokenize(int argc, char** argv) {
       ("model", "directory with tokenizer.json (and tokenizer_config.json)", cxxopts::value<std::string>())
       ("no-special", "do not add the post-processor's special tokens (e.g. BOS)")
       ("decode", "read a JSON array of ids on stdin and print the text")
-      ("skip-special", "with --decode: drop special tokens from the text")
-      ("h,help", "show this help");
+      ("skip-special", "with --decode: drop special tokens from the text");
   // clang-format on
-  auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    return 0;
-  }
-  if (!args.count("model")) throw Error("--model DIR is required");
-  Tokenizer tokenizer = Tokenizer::load(args["model"].as<std::string>());
+  std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
+  if (!parsed) return 0;
+  const cxxopts::ParseResult& args = *parsed;
+  Tokenizer tokenizer = Tokenizer::load(required_flag(args, "model", "DIR"));
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
 
   if (args.count("decode")) {
