@@ -179,28 +179,31 @@ TEST(DistributedGenerate, TensorParallelLoadsAShareOfTheWeights) {
   }
 }
 
+// The whole job ended non-zero within 30 s with a message naming the failed rank.
+void expect_job_failed_naming(const JobRun& result, int rank) {
+  EXPECT_NE(result.exit_code, 0) << result.output;
+  EXPECT_LT(result.seconds, 30);
+  EXPECT_NE(result.output.find("rank " + std::to_string(rank) + ": error: injected failure"), std::string::npos)
+      << result.output;
+}
+
 TEST(DistributedFaults, RankFailingAtLoadEndsTheJob) {
   SLKV_REQUIRE_SHARED();
   const JobRun result = run(2, base_args("simlayerkv") + " --tp 2", "SLKV_FAIL_AT=load:1");
-  EXPECT_NE(result.exit_code, 0) << result.output;
-  EXPECT_LT(result.seconds, 30);
-  EXPECT_NE(result.output.find("rank 1: error: injected failure"), std::string::npos) << result.output;
+  expect_job_failed_naming(result, 1);
 }
 
 TEST(DistributedFaults, RankFailingMidGenerationEndsTheJob) {
   SLKV_REQUIRE_SHARED();
   const JobRun result = run(4, base_args("simlayerkv") + " --tp 2 --pp 2", "SLKV_FAIL_AT=decode:3:4");
-  EXPECT_NE(result.exit_code, 0) << result.output;
-  EXPECT_LT(result.seconds, 30);
-  EXPECT_NE(result.output.find("rank 3: error: injected failure"), std::string::npos) << result.output;
+  expect_job_failed_naming(result, 3);
   EXPECT_NE(result.output.find("decode step 4"), std::string::npos) << result.output;
 }
 
 TEST(DistributedFaults, CoordinatorFailingAtLoadEndsTheJob) {
   SLKV_REQUIRE_SHARED();
   const JobRun result = run(2, base_args("full") + " --tp 2", "SLKV_FAIL_AT=load:0");
-  EXPECT_NE(result.exit_code, 0) << result.output;
-  EXPECT_NE(result.output.find("rank 0: error:"), std::string::npos) << result.output;
+  expect_job_failed_naming(result, 0);
 }
 
 TEST(DistributedErrors, GridMustMatchTheWorld) {
