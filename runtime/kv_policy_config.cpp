@@ -15,20 +15,6 @@ std::filesystem::path config_dir() {
   return std::filesystem::path(SLKV_SOURCE_DIR) / "configs";
 }
 
-std::string family_key(ModelFamily family) {
-  switch (family) {
-    case ModelFamily::Llama2:
-      return "llama2";
-    case ModelFamily::Llama3:
-      return "llama3";
-    case ModelFamily::Mistral:
-      return "mistral";
-    case ModelFamily::Qwen2:
-      return "qwen2";
-  }
-  return "llama2";
-}
-
 }  // namespace
 
 KvPolicyConfig KvPolicyConfig::preset_for(const ModelConfig& model) {
@@ -48,7 +34,7 @@ KvPolicyConfig KvPolicyConfig::preset_for(const ModelConfig& model) {
     config.growth = parse_lazy_window(defaults.at("lazy_window").get<std::string>());
     config.snapkv_budget = defaults.at("snapkv_budget").get<int64_t>();
     config.snapkv_pool = defaults.at("snapkv_pool").get<int64_t>();
-    config.threshold = presets["families"].at(family_key(model.family)).at("threshold").get<double>();
+    config.threshold = presets["families"].at(family_name(model.family)).at("threshold").get<double>();
   } catch (const nlohmann::json::exception& e) {
     throw Error(path.string() + ": " + e.what());
   }
