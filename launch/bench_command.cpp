@@ -1,7 +1,6 @@
 // slkv bench: prefill and decode speed, achieved weight bandwidth and peak
 // RSS on one model, with llama.cpp timed on the same model directory in the
 // same run (../shared/anchors/llamacpp-bench) so the report is a ratio.
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <array>
@@ -33,11 +32,6 @@ double median(std::vector<double> values) {
   return values[values.size() / 2];
 }
 
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss / 1024.0;  // ru_maxrss is in KiB on Linux
-}
 
 // The same prompt tokens llama_decode_bench.c uses: BOS then an LCG's ids.
 std::vector<int32_t> prefill_tokens(int64_t count, int64_t vocab, int32_t bos) {
@@ -137,7 +131,7 @@ int run_bench(int argc, char** argv) {
   const double decode_rate = median(decode_rates);
   const double weight_bytes = static_cast<double>(model->weight_bytes_per_token());
   const double achieved_gbps = weight_bytes * decode_rate / 1e9;
-  const double rss_mib = peak_rss_mib();
+  const double rss_mib = peak_rss_bytes() / (1024.0 * 1024.0);
   const double bandwidth_gbps = measure_memory_read_bandwidth_gbps(threads);
 
   nlohmann::json report = {

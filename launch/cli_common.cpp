@@ -1,5 +1,7 @@
 #include "launch/cli_common.h"
 
+#include <sys/resource.h>
+
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -22,6 +24,12 @@ std::optional<cxxopts::ParseResult> parse_command_line(cxxopts::Options& options
 std::string required_flag(const cxxopts::ParseResult& args, const std::string& name, const std::string& what) {
   if (!args.count(name)) throw Error("--" + name + " " + what + " is required");
   return args[name].as<std::string>();
+}
+
+int64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
 }
 
 int default_thread_count() {

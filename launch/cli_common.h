@@ -20,6 +20,9 @@ std::optional<cxxopts::ParseResult> parse_command_line(cxxopts::Options& options
 // "model", "DIR") throws "--model DIR is required" when it is absent.
 std::string required_flag(const cxxopts::ParseResult& args, const std::string& name, const std::string& what);
 
+// This process's peak resident memory so far, in bytes.
+int64_t peak_rss_bytes();
+
 // Cores available to this process (at least 1).
 int default_thread_count();
 

@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
-#include <sys/resource.h>
 
 #include "kernels/backend.h"
 #include "launch/cli_common.h"
@@ -234,9 +233,7 @@ int run_generate(int argc, char** argv) {
       rank_rss(topology.world_size, 0.0);
   rank_bytes[topology.rank] = static_cast<double>(model->loaded_bytes());
   rank_comm_ms[topology.rank] = communication_ms;
-  struct rusage usage {};
-  getrusage(RUSAGE_SELF, &usage);
-  rank_rss[topology.rank] = static_cast<double>(usage.ru_maxrss) * 1024.0;  // Linux reports KiB
+  rank_rss[topology.rank] = static_cast<double>(peak_rss_bytes());
   if (context) {
     merge_kv_reports(*context, results);
     context->world().reduce_sum(rank_bytes.data(), topology.world_size, 0);
