@@ -12,6 +12,7 @@
 #include "launch/commands.h"
 #include "launch/kv_policy_options.h"
 #include "launch/prompt_file.h"
+#include "launch/rank_layout.h"
 #include "runtime/error.h"
 #include "runtime/kv_policy.h"
 #include "runtime/model.h"
@@ -50,30 +51,46 @@ int run_analyze_layers(int argc, char** argv) {
       ("json", "print one JSON object");
   // clang-format on
   add_kv_policy_options(options);
+  add_parallel_options(options);
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
   const std::filesystem::path model_dir = required_flag(args, "model", "DIR");
-  std::vector<std::string> prompts = read_evaluation_prompts(required_flag(args, "input", "FILE"), args["dataset"].as<std::string>());
+  const std::string input = required_flag(args, "input", "FILE");
   const int64_t max_prompts = args["max-prompts"].as<int64_t>();
-  if (max_prompts > 0 && static_cast<int64_t>(prompts.size()) > max_prompts) prompts.resize(max_prompts);
 
-  Tokenizer tokenizer = Tokenizer::load(model_dir);
-  std::unique_ptr<Model> model = Model::load(model_dir);
+  // Under mpirun every rank runs its shard; rank 0 reads and tokenizes the
+  // prompts, the ranks' scores are summed and every rank gets the result.
+  const RankLayout layout = make_rank_layout(args, model_dir);
+  std::vector<std::vector<int32_t>> prompt_tokens;
+  if (layout.coordinator()) {
+    std::vector<std::string> prompts = read_evaluation_prompts(input, args["dataset"].as<std::string>());
+    if (max_prompts > 0 && static_cast<int64_t>(prompts.size()) > max_prompts) prompts.resize(max_prompts);
+    const Tokenizer tokenizer = Tokenizer::load(model_dir);
+    const size_t context = static_cast<size_t>(ModelConfig::load(model_dir).max_position_embeddings) - 1;
+    for (const std::string& prompt : prompts)
+      prompt_tokens.push_back(truncate_middle(tokenizer.encode(prompt, true), context));
+  }
+  broadcast_token_lists(layout, prompt_tokens);
+
+  if (prompt_tokens.empty()) throw Error("--input " + input + " holds no prompts");
+
+  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard);
   std::unique_ptr<Backend> backend = make_cpu_backend(args["threads"].as<int>());
   KvPolicyConfig config = kv_policy_from_args(args, model->config());
   config.kind = KvPolicyKind::Full;  // score only, trim nothing
   config.detect = LazyDetect::Prefill;
   const int64_t layers = model->config().num_layers;
-  const size_t context = static_cast<size_t>(model->config().max_position_embeddings) - 1;
 
   std::vector<std::vector<double>> scores(layers);  // [layer][prompt]
   int64_t total_tokens = 0;
-  for (const std::string& prompt : prompts) {
-    std::vector<int32_t> tokens = truncate_middle(tokenizer.encode(prompt, true), context);
+  for (const std::vector<int32_t>& tokens : prompt_tokens) {
     total_tokens += static_cast<int64_t>(tokens.size());
-    KvCache cache(kv_geometry_for(model->config(), {static_cast<int64_t>(tokens.size())}));
+    KvCacheGeometry geometry = kv_geometry_for(model->config(), {static_cast<int64_t>(tokens.size())});
+    geometry.n_kv_heads = model->attention_shape().n_kv_heads;  // this rank's KV heads
+    KvCache cache(geometry);
     KvPolicy policy(config, layers, *backend);
+    policy.set_sync(layout.sync());
     SequenceChunk chunk{cache.add_sequence(), tokens, 0};
     std::vector<float> logits;
     model->forward(std::span(&chunk, 1), cache, *backend, LogitsFor::LastToken, logits,
@@ -82,10 +99,11 @@ int run_analyze_layers(int argc, char** argv) {
     LayerDecisions decisions = policy.decisions(chunk.sequence);
     for (int64_t layer = 0; layer < layers; ++layer) scores[layer].push_back(decisions.scores[layer]);
   }
+  if (!layout.coordinator()) return 0;
 
   const double preset = KvPolicyConfig::preset_for(model->config()).threshold;
-  nlohmann::json report = {{"model", model_dir.string()},  {"prompts", prompts.size()},
-                           {"mean_prompt_tokens", double(total_tokens) / prompts.size()},
+  nlohmann::json report = {{"model", model_dir.string()},  {"prompts", prompt_tokens.size()},
+                           {"mean_prompt_tokens", double(total_tokens) / prompt_tokens.size()},
                            {"sink", config.sink},          {"recent", config.recent},
                            {"obs_window", config.obs_window}, {"preset_threshold", preset}};
   for (int64_t layer = 0; layer < layers; ++layer) {
@@ -117,7 +135,7 @@ int run_analyze_layers(int argc, char** argv) {
     std::cout << report.dump() << "\n";
     return 0;
   }
-  std::cout << "model " << model_dir.string() << ": " << prompts.size() << " prompts, mean "
+  std::cout << "model " << model_dir.string() << ": " << prompt_tokens.size() << " prompts, mean "
             << std::fixed << std::setprecision(0) << report["mean_prompt_tokens"].get<double>() << " tokens; sink "
             << config.sink << ", recent " << config.recent << ", obs_window " << config.obs_window
             << std::setprecision(2) << ", family preset threshold " << preset << "\n\n"

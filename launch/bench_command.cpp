@@ -15,6 +15,8 @@
 #include "kernels/cpu/memory_bandwidth.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
+#include "launch/rank_layout.h"
+#include "parallel/mpi_communicator.h"
 #include "runtime/error.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
@@ -75,6 +77,7 @@ int run_bench(int argc, char** argv) {
       ("llamacpp-type", "weight type llama.cpp runs: f32 or f16 (default: f32 for F32 models, else f16)", cxxopts::value<std::string>())
       ("json", "print one JSON object");
   // clang-format on
+  add_parallel_options(options);
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -83,56 +86,85 @@ int run_bench(int argc, char** argv) {
   const int reps = args["reps"].as<int>();
   if (threads < 1 || reps < 1) throw Error("--threads and --reps must be >= 1");
 
-  Tokenizer tokenizer = Tokenizer::load(model_dir);
-  std::unique_ptr<Model> model = Model::load(model_dir);
+  // Under mpirun every rank runs its shard; rank 0 tokenizes, samples and reports.
+  const RankLayout layout = make_rank_layout(args, model_dir);
+  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard);
   std::unique_ptr<Backend> backend = make_cpu_backend(threads);
   const ModelConfig& config = model->config();
   const int64_t vocab = config.vocab_size;
   const int64_t context = config.max_position_embeddings;
   const int64_t n_prefill = std::min(args["prefill-tokens"].as<int64_t>(), context);
-  const std::vector<int32_t> prompt = tokenizer.encode(args["prompt"].as<std::string>(), true);
+  std::vector<std::vector<int32_t>> prompts;
+  if (layout.coordinator())
+    prompts.push_back(Tokenizer::load(model_dir).encode(args["prompt"].as<std::string>(), true));
+  broadcast_token_lists(layout, prompts);
+  const std::vector<int32_t>& prompt = prompts[0];
   const int64_t n_decode =
       std::min<int64_t>(args["decode-tokens"].as<int64_t>(), context - static_cast<int64_t>(prompt.size()));
   if (n_prefill < 1 || n_decode < 2) throw Error("the model's context is too short for this benchmark");
 
-  KvCache cache(
-      kv_geometry_for(config, {std::max<int64_t>(n_prefill, static_cast<int64_t>(prompt.size()) + n_decode)}));
+  KvCacheGeometry geometry =
+      kv_geometry_for(config, {std::max<int64_t>(n_prefill, static_cast<int64_t>(prompt.size()) + n_decode)});
+  geometry.n_kv_heads = model->attention_shape().n_kv_heads;  // this rank's KV heads
+  KvCache cache(geometry);
   std::vector<float> logits;
+  // One forward plus what a generation step needs after it: the logits on
+  // rank 0, its greedy token on every rank (a no-op exchange on one process).
+  auto step = [&](const SequenceChunk& chunk) {
+    model->forward(std::span(&chunk, 1), cache, *backend, LogitsFor::LastToken, logits);
+    std::vector<int32_t> token{0};
+    if (layout.context) layout.context->logits_to_coordinator(logits, 1, vocab);
+    if (layout.coordinator()) token[0] = argmax(logits);
+    if (layout.context) layout.context->broadcast_tokens(token);
+    return token[0];
+  };
+  auto start_together = [&] {
+    if (layout.context) layout.context->world().barrier();
+    return now_seconds();
+  };
 
   // Prefill: one batched pass over n_prefill tokens, fresh cache each time.
   std::vector<double> prefill_rates;
   const std::vector<int32_t> prefill_prompt = prefill_tokens(n_prefill, vocab, config.bos_token_id);
   for (int r = 0; r < reps; ++r) {
     SequenceId sequence = cache.add_sequence();
-    SequenceChunk chunk{sequence, prefill_prompt, 0};
-    double start = now_seconds();
-    model->forward(std::span(&chunk, 1), cache, *backend, LogitsFor::LastToken, logits);
+    double start = start_together();
+    step(SequenceChunk{sequence, prefill_prompt, 0});
     prefill_rates.push_back(n_prefill / (now_seconds() - start));
     cache.remove_sequence(sequence);
   }
 
   // Decode: greedy, one token per step, prompt excluded (as llama_decode_bench.c).
-  std::vector<double> decode_rates;
+  std::vector<double> decode_rates, communication_ms_per_step;
   for (int r = 0; r < reps; ++r) {
     SequenceId sequence = cache.add_sequence();
-    SequenceChunk chunk{sequence, prompt, 0};
-    model->forward(std::span(&chunk, 1), cache, *backend, LogitsFor::LastToken, logits);
-    int32_t token = argmax(logits);
-    double start = now_seconds();
-    for (int64_t i = 1; i < n_decode; ++i) {
-      SequenceChunk step{sequence, std::span<const int32_t>(&token, 1), static_cast<int64_t>(prompt.size()) + i - 1};
-      model->forward(std::span(&step, 1), cache, *backend, LogitsFor::LastToken, logits);
-      token = argmax(logits);
-    }
+    int32_t token = step(SequenceChunk{sequence, prompt, 0});
+    double start = start_together();
+    const double communication_before = communication_seconds();
+    for (int64_t i = 1; i < n_decode; ++i)
+      token = step(SequenceChunk{sequence, std::span<const int32_t>(&token, 1),
+                                 static_cast<int64_t>(prompt.size()) + i - 1});
     decode_rates.push_back((n_decode - 1) / (now_seconds() - start));
+    communication_ms_per_step.push_back((communication_seconds() - communication_before) * 1e3 / (n_decode - 1));
     cache.remove_sequence(sequence);
   }
   const double prefill_rate = median(prefill_rates);
   const double decode_rate = median(decode_rates);
-  const double weight_bytes = static_cast<double>(model->weight_bytes_per_token());
+  // Every rank's figures, on every rank (sums are whole-model figures).
+  const std::vector<double> rank_weight_bytes =
+      per_rank_values(layout, static_cast<double>(model->weight_bytes_per_token()));
+  const std::vector<double> rank_loaded_bytes = per_rank_values(layout, static_cast<double>(model->loaded_bytes()));
+  const std::vector<double> rank_communication_ms = per_rank_values(layout, median(communication_ms_per_step));
+  const std::vector<double> rank_rss_mib = per_rank_values(layout, peak_rss_bytes() / (1024.0 * 1024.0));
+  if (!layout.coordinator()) return 0;
+  double weight_bytes = 0;
+  for (double bytes : rank_weight_bytes) weight_bytes += bytes;
   const double achieved_gbps = weight_bytes * decode_rate / 1e9;
-  const double rss_mib = peak_rss_bytes() / (1024.0 * 1024.0);
-  const double bandwidth_gbps = measure_memory_read_bandwidth_gbps(threads);
+  const double rss_mib = rank_rss_mib[0];
+  const double step_ms = 1e3 / decode_rate;
+  const bool single = !layout.distributed();
+  // Measured with every core to itself: under mpirun the other ranks would compete for them.
+  const double bandwidth_gbps = single ? measure_memory_read_bandwidth_gbps(threads) : 0.0;
 
   nlohmann::json report = {
       {"model", model_dir.string()},
@@ -143,14 +175,28 @@ int run_bench(int argc, char** argv) {
       {"prefill_tok_s", prefill_rate},
       {"decode_tokens", n_decode},
       {"decode_tok_s", decode_rate},
+      {"decode_step_ms", step_ms},
       {"weight_bytes_per_token", weight_bytes},
       {"decode_weight_gbps", achieved_gbps},
-      {"memory_read_gbps", bandwidth_gbps},
       {"peak_rss_mib", rss_mib},
   };
+  if (single) report["memory_read_gbps"] = bandwidth_gbps;
+  if (!single) {
+    std::vector<double> compute_ms;
+    for (double ms : rank_communication_ms) compute_ms.push_back(step_ms - ms);
+    report["parallel"] = {{"world_size", layout.topology.world_size},
+                          {"tp", layout.topology.tp},
+                          {"pp", layout.topology.pp},
+                          {"loaded_bytes_per_rank", rank_loaded_bytes},
+                          {"weight_bytes_per_token_per_rank", rank_weight_bytes},
+                          {"communication_ms_per_step_per_rank", rank_communication_ms},
+                          {"other_ms_per_step_per_rank", compute_ms},
+                          {"peak_rss_mib_per_rank", rank_rss_mib}};
+  }
 
   // llama.cpp on the same directory, in the same run.
-  const std::string anchor = args["llamacpp"].as<std::string>();
+  // Skipped under mpirun: its threads would share the cores with the other ranks.
+  const std::string anchor = single ? args["llamacpp"].as<std::string>() : "";
   if (!anchor.empty()) {
     std::string type = args.count("llamacpp-type")       ? args["llamacpp-type"].as<std::string>()
                        : report["weight_dtype"] == "F32" ? "f32"
@@ -182,9 +228,17 @@ int run_bench(int argc, char** argv) {
   std::cout << "model            " << model_dir.string() << " (" << report["weight_dtype"].get<std::string>() << ", "
             << config.parameter_count() / 1e6 << " M parameters), " << threads << " threads\n"
             << "prefill          " << prefill_rate << " tok/s (" << n_prefill << "-token prompt)\n"
-            << "decode           " << decode_rate << " tok/s (" << n_decode << " tokens), " << std::setprecision(2)
-            << achieved_gbps << " GB/s of weights; memory read bandwidth " << bandwidth_gbps << " GB/s\n"
-            << std::setprecision(1) << "peak RSS         " << rss_mib << " MiB\n";
+            << "decode           " << decode_rate << " tok/s (" << n_decode << " tokens, " << std::setprecision(2)
+            << step_ms << " ms per step), " << achieved_gbps << " GB/s of weights";
+  if (single) std::cout << "; memory read bandwidth " << bandwidth_gbps << " GB/s";
+  std::cout << "\n" << std::setprecision(1) << "peak RSS         " << rss_mib << " MiB (rank 0)\n";
+  if (!single) {
+    std::cout << "rank  loaded MiB  communication ms/step  other ms/step  peak RSS MiB\n" << std::setprecision(2);
+    for (int r = 0; r < layout.topology.world_size; ++r)
+      std::cout << std::setw(4) << r << std::setw(12) << rank_loaded_bytes[r] / (1024.0 * 1024.0) << std::setw(23)
+                << rank_communication_ms[r] << std::setw(15) << step_ms - rank_communication_ms[r] << std::setw(14)
+                << rank_rss_mib[r] << "\n";
+  }
   if (report.contains("llamacpp")) {
     if (report["llamacpp"].contains("error")) {
       std::cout << "llama.cpp        " << report["llamacpp"]["error"].get<std::string>() << "\n";

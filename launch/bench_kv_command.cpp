@@ -24,6 +24,7 @@
 #include "kernels/backend.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
+#include "launch/rank_layout.h"
 #include "runtime/error.h"
 #include "runtime/generator.h"
 #include "runtime/kv_policy.h"
@@ -86,6 +87,14 @@ struct Context {
   Model& model;
   Backend& backend;
   int64_t new_tokens;
+  const RankLayout& layout;  // under mpirun every rank runs every sequence in lockstep
+
+  // A cache for one sequence of `tokens` tokens, with this rank's KV heads.
+  KvCacheGeometry geometry(int64_t tokens) const {
+    KvCacheGeometry geometry = kv_geometry_for(model.config(), {tokens});
+    geometry.n_kv_heads = model.attention_shape().n_kv_heads;
+    return geometry;
+  }
 };
 
 struct SequenceRun {
@@ -110,7 +119,8 @@ SequenceRun run_sequence(Context& ctx, const KvPolicyConfig& config, std::span<c
   KvPolicyConfig policy_config = config;
   if (!control.empty()) policy_config.kind = KvPolicyKind::Full;  // scores, trims nothing
   KvPolicy policy(policy_config, model_config.num_layers, ctx.backend);
-  KvCache cache(kv_geometry_for(model_config, {n_prompt + ctx.new_tokens}));
+  policy.set_sync(ctx.layout.sync());
+  KvCache cache(ctx.geometry(n_prompt + ctx.new_tokens));
   const SequenceId sequence = cache.add_sequence();
   auto window_control_layers = [&] {
     for (int64_t layer = 0; layer < model_config.num_layers; ++layer)
@@ -120,6 +130,7 @@ SequenceRun run_sequence(Context& ctx, const KvPolicyConfig& config, std::span<c
   SequenceRun run;
   std::vector<float> logits;
   auto record = [&] {
+    share_logits(ctx.layout, logits, 1, vocab);  // every rank takes the same next token
     run.tokens.push_back(argmax(logits));
     run.logits.insert(run.logits.end(), logits.begin(), logits.begin() + vocab);
   };
@@ -142,19 +153,24 @@ SequenceRun run_sequence(Context& ctx, const KvPolicyConfig& config, std::span<c
   }
   run.decode_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   run.kv = make_kv_report(cache, sequence, policy);
-  run.peak_kv_bytes = cache.pool().peak_blocks_in_use() * cache.pool().bytes_per_block();
+  merge_kv_reports(ctx.layout, {&run.kv});
+  for (double bytes : per_rank_values(ctx.layout, static_cast<double>(cache.pool().peak_blocks_in_use() *
+                                                                      cache.pool().bytes_per_block())))
+    run.peak_kv_bytes += static_cast<int64_t>(bytes);
   return run;
 }
 
 // The free-running loop above must be what Generator does: same tokens, same KV.
 void check_against_generator(Context& ctx, const KvPolicyConfig& config, std::span<const int32_t> prompt,
                              const SequenceRun& run) {
-  KvCache cache(kv_geometry_for(ctx.model.config(), {static_cast<int64_t>(prompt.size()) + ctx.new_tokens}));
+  KvCache cache(ctx.geometry(static_cast<int64_t>(prompt.size()) + ctx.new_tokens));
   Generator generator(ctx.model, ctx.backend, cache, /*stop_tokens=*/{}, config);
+  generator.set_sync(ctx.layout.sync());
   GenerationRequest request;
   request.prompt_tokens.assign(prompt.begin(), prompt.end());
   request.max_new_tokens = ctx.new_tokens;
   GenerationResult result = generator.generate({request})[0];
+  merge_kv_reports(ctx.layout, {&result.kv});
   SLKV_CHECK(result.tokens == run.tokens && result.kv.kv_tokens_per_layer == run.kv.kv_tokens_per_layer,
              "bench-kv's decode loop disagrees with Generator for " << kv_policy_name(config.kind));
 }
@@ -374,6 +390,7 @@ int run_bench_kv(int argc, char** argv) {
       ("threads", "CPU threads", cxxopts::value<int>()->default_value("1"))
       ("data", "also write the points as TSV blocks (one per series) for gnuplot", cxxopts::value<std::string>());
   // clang-format on
+  add_parallel_options(options);
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -403,15 +420,15 @@ int run_bench_kv(int argc, char** argv) {
   for (int64_t budget : snapkv_budgets)
     if (budget < 0) throw Error("--snapkv-budgets must be >= 0");
 
-  Tokenizer tokenizer = Tokenizer::load(model_dir);
-  std::unique_ptr<Model> model = Model::load(model_dir);
-  std::unique_ptr<Backend> backend = make_cpu_backend(threads);
-  const int64_t context = model->config().max_position_embeddings;
+  // Under mpirun every rank runs its shard of every sequence; rank 0 reads
+  // and tokenizes the texts and prints the tables.
+  const RankLayout layout = make_rank_layout(args, model_dir);
+  const ModelConfig model_config = ModelConfig::load(model_dir);
+  const int64_t context = model_config.max_position_embeddings;
   if (prompt_tokens + new_tokens > context)
     throw Error("--prompt-tokens + --new-tokens must fit the model's context of " + std::to_string(context) +
                 " tokens, got " + std::to_string(prompt_tokens + new_tokens));
-
-  KvPolicyConfig base = KvPolicyConfig::preset_for(model->config());
+  KvPolicyConfig base = KvPolicyConfig::preset_for(model_config);
   base.sink = args["sink"].as<int64_t>();
   base.recent = args["recent"].as<int64_t>();
   base.obs_window = args["obs-window"].as<int64_t>();
@@ -421,22 +438,35 @@ int run_bench_kv(int argc, char** argv) {
   base.validate();  // names the flag of a bad value
 
   const std::filesystem::path text_dir = args["text-dir"].as<std::string>();
-  std::vector<std::vector<int32_t>> prompts = prompts_from_texts(text_dir, tokenizer, prompt_tokens);
-  if (static_cast<int64_t>(prompts.size()) < n_prompts)
-    throw Error("--text-dir " + text_dir.string() + " has only " + std::to_string(prompts.size()) +
-                " files of at least " + std::to_string(prompt_tokens) + " tokens; --prompts asks for " +
-                std::to_string(n_prompts));
-  prompts.resize(n_prompts);
-  // Timing runs at the longest context the model allows with new_tokens generated.
-  std::vector<std::vector<int32_t>> longest = prompts_from_texts(text_dir, tokenizer, context - new_tokens);
-  if (timing_reps > 0 && longest.empty())
-    throw Error("--text-dir " + text_dir.string() + " has no file of " + std::to_string(context - new_tokens) +
-                " tokens for the timing runs");
+  // Lists: the prompts, then (last) the timing prompt at the longest context, if any.
+  std::vector<std::vector<int32_t>> token_lists;
+  if (layout.coordinator()) {
+    const Tokenizer tokenizer = Tokenizer::load(model_dir);
+    token_lists = prompts_from_texts(text_dir, tokenizer, prompt_tokens);
+    if (static_cast<int64_t>(token_lists.size()) < n_prompts)
+      throw Error("--text-dir " + text_dir.string() + " has only " + std::to_string(token_lists.size()) +
+                  " files of at least " + std::to_string(prompt_tokens) + " tokens; --prompts asks for " +
+                  std::to_string(n_prompts));
+    token_lists.resize(n_prompts);
+    // Timing runs at the longest context the model allows with new_tokens generated.
+    std::vector<std::vector<int32_t>> longest = prompts_from_texts(text_dir, tokenizer, context - new_tokens);
+    if (timing_reps > 0 && longest.empty())
+      throw Error("--text-dir " + text_dir.string() + " has no file of " + std::to_string(context - new_tokens) +
+                  " tokens for the timing runs");
+    token_lists.push_back(longest.empty() ? std::vector<int32_t>{} : longest.front());
+  }
+  broadcast_token_lists(layout, token_lists);
+  const std::vector<int32_t> timing_prompt = token_lists.back();
+  token_lists.pop_back();
+  const std::vector<std::vector<int32_t>>& prompts = token_lists;
 
-  Context ctx{*model, *backend, new_tokens};
+  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard);
+  std::unique_ptr<Backend> backend = make_cpu_backend(threads);
+
+  Context ctx{*model, *backend, new_tokens, layout};
   Sweep sweep{.ctx = ctx,
               .prompts = prompts,
-              .timing_prompt = longest.empty() ? std::vector<int32_t>{} : longest.front(),
+              .timing_prompt = timing_prompt,
               .full = {},
               .control_draws = control_draws,
               .timing_reps = timing_reps,
@@ -488,9 +518,12 @@ int run_bench_kv(int argc, char** argv) {
   for (size_t p = 0; p < points.size(); ++p) {
     const PointResult* matched = points[p].control == Control::None ? nullptr : &results[points[p].matched];
     results.push_back(sweep.evaluate(points[p], matched));
-    std::cerr << "bench-kv: " << points[p].series << " " << points[p].setting << ": compression "
+    if (layout.coordinator())
+      std::cerr << "bench-kv: " << points[p].series << " " << points[p].setting << ": compression "
               << fixed(results.back().compression, 2) << ", mean KL " << kl_text(results.back().kl) << "\n";
   }
+
+  if (!layout.coordinator()) return 0;
 
   // ---- markdown
   const int64_t layers = model->config().num_layers;

@@ -16,6 +16,7 @@
 #include "launch/kv_policy_options.h"
 #include "parallel/fault_injection.h"
 #include "parallel/mpi_communicator.h"
+#include "launch/rank_layout.h"
 #include "parallel/parallel_context.h"
 #include "parallel/topology.h"
 #include "runtime/error.h"
@@ -36,29 +37,6 @@ std::string continuation_text(const Tokenizer& tokenizer, const std::vector<int3
   std::string prefix = tokenizer.decode(prompt, /*skip_special_tokens=*/true);
   if (full.compare(0, prefix.size(), prefix) == 0) return full.substr(prefix.size());
   return tokenizer.decode(generated, true);
-}
-
-// Sums the per-rank KV reports onto the coordinator: tokens per layer from
-// one TP rank of every stage (stages hold disjoint layers), bytes and blocks
-// from every rank (each holds its own KV heads).
-void merge_kv_reports(ParallelContext& context, std::vector<GenerationResult>& results) {
-  for (GenerationResult& result : results) {
-    KvReport& kv = result.kv;
-    const size_t layers = kv.kv_tokens_per_layer.size();
-    std::vector<double> sums(layers + 3, 0.0);
-    if (context.topology().tp_rank == 0)
-      for (size_t l = 0; l < layers; ++l) sums[l] = static_cast<double>(kv.kv_tokens_per_layer[l]);
-    sums[layers] = static_cast<double>(kv.kv_bytes);
-    sums[layers + 1] = static_cast<double>(kv.kv_bytes_full);
-    sums[layers + 2] = static_cast<double>(kv.kv_blocks);
-    context.world().reduce_sum(sums.data(), static_cast<int64_t>(sums.size()), 0);
-    if (!context.is_coordinator()) continue;
-    for (size_t l = 0; l < layers; ++l) kv.kv_tokens_per_layer[l] = static_cast<int64_t>(sums[l]);
-    kv.kv_bytes = static_cast<int64_t>(sums[layers]);
-    kv.kv_bytes_full = static_cast<int64_t>(sums[layers + 1]);
-    kv.kv_blocks = static_cast<int64_t>(sums[layers + 2]);
-    kv.compression_ratio = kv.kv_bytes > 0 ? static_cast<double>(kv.kv_bytes_full) / kv.kv_bytes : 1.0;
-  }
 }
 
 // Every rank writes DIR/rank<N>.json: the decision vector it applied per sequence.
@@ -94,14 +72,12 @@ int run_generate(int argc, char** argv) {
       ("threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))
       ("device", "cpu (the CUDA backend is not available yet)", cxxopts::value<std::string>()->default_value("cpu"))
       ("json", "print one JSON object per prompt instead of streaming text")
-      ("tp", "tensor-parallel ranks (launch tp x pp ranks with mpirun)", cxxopts::value<int>()->default_value("1"))
-      ("pp", "pipeline-parallel stages", cxxopts::value<int>()->default_value("1"))
-      ("pp-layers", "layers per pipeline stage, e.g. 3,2 (default: even split)", cxxopts::value<std::string>())
       ("dump-decisions", "every rank writes DIR/rank<N>.json with the lazy-layer decisions it applied", cxxopts::value<std::string>())
       ("micro-batches", "split each batch into this many micro-batches so pipeline stages overlap (default: --pp)", cxxopts::value<int64_t>())
       ("dump-logits", "--json: add the logits every token was sampled from (\"step_logits\")");
   // clang-format on
   add_kv_policy_options(options);
+  add_parallel_options(options);
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -115,29 +91,13 @@ int run_generate(int argc, char** argv) {
   const bool json_output = args.count("json") > 0;
 
   // The grid and the slices are checked against config.json before any weight is read.
-  const Topology topology = Topology::make(world_size(), world_rank(), args["tp"].as<int>(), args["pp"].as<int>());
-  const bool coordinator = topology.is_coordinator();
+  const RankLayout layout = make_rank_layout(args, model_dir);
+  const Topology& topology = layout.topology;
+  const ModelShard& shard = layout.shard;
+  ParallelContext* context = layout.context.get();
+  const bool coordinator = layout.coordinator();
   const int64_t micro_batches = args.count("micro-batches") ? args["micro-batches"].as<int64_t>() : topology.pp;
   if (micro_batches < 1) throw Error("--micro-batches must be >= 1, got " + std::to_string(micro_batches));
-  std::unique_ptr<ParallelContext> context;
-  ModelShard shard;
-  {
-    const ModelConfig config = ModelConfig::load(model_dir);
-    std::vector<int64_t> counts;
-    if (args.count("pp-layers")) counts = parse_layer_counts(args["pp-layers"].as<std::string>());
-    std::vector<IndexRange> stages = stage_layers(config.num_layers, topology.pp, counts);
-    const TensorSlice slice = tensor_slice(config, topology.tp, topology.tp_rank);
-    shard.tp = topology.tp;
-    shard.tp_rank = topology.tp_rank;
-    shard.pp = topology.pp;
-    shard.pp_rank = topology.pp_rank;
-    shard.layers = stages[topology.pp_rank];
-    if (topology.world_size > 1) {
-      context = std::make_unique<ParallelContext>(topology, stages, slice);
-      shard.tp_comm = &context->tp();
-      shard.pp_comm = &context->pp();
-    }
-  }
 
   std::vector<std::string> prompts;
   if (coordinator)
@@ -167,20 +127,7 @@ int run_generate(int argc, char** argv) {
   std::vector<std::vector<int32_t>> prompt_tokens;
   if (coordinator)
     for (const std::string& prompt : prompts) prompt_tokens.push_back(tokenizer->encode(prompt, /*add_special_tokens=*/true));
-  if (context) {
-    std::vector<int32_t> packed{static_cast<int32_t>(prompt_tokens.size())};
-    for (const auto& tokens : prompt_tokens) {
-      packed.push_back(static_cast<int32_t>(tokens.size()));
-      packed.insert(packed.end(), tokens.begin(), tokens.end());
-    }
-    context->broadcast_ints(packed);
-    prompt_tokens.assign(packed[0], {});
-    size_t at = 1;
-    for (auto& tokens : prompt_tokens) {
-      tokens.assign(packed.begin() + at + 1, packed.begin() + at + 1 + packed[at]);
-      at += 1 + packed[at];
-    }
-  }
+  broadcast_token_lists(layout, prompt_tokens);
   std::vector<GenerationRequest> requests;
   std::vector<int64_t> tokens_per_sequence;
   for (const std::vector<int32_t>& tokens : prompt_tokens) {
@@ -202,7 +149,7 @@ int run_generate(int argc, char** argv) {
   geometry.n_kv_heads = model->attention_shape().n_kv_heads;  // this rank's KV heads
   KvCache cache(geometry);
   Generator generator(*model, *backend, cache, stop_tokens, kv_policy);
-  generator.set_sync(context.get());
+  generator.set_sync(layout.sync());
   generator.set_micro_batches(micro_batches);
 
   // A single prompt streams its text as it is generated.
@@ -229,17 +176,12 @@ int run_generate(int argc, char** argv) {
   if (args.count("dump-decisions"))
     dump_decisions(args["dump-decisions"].as<std::string>(), topology, shard.layers, results);
   // Per-rank loaded bytes and communication time, gathered on the coordinator.
-  std::vector<double> rank_bytes(topology.world_size, 0.0), rank_comm_ms(topology.world_size, 0.0),
-      rank_rss(topology.world_size, 0.0);
-  rank_bytes[topology.rank] = static_cast<double>(model->loaded_bytes());
-  rank_comm_ms[topology.rank] = communication_ms;
-  rank_rss[topology.rank] = static_cast<double>(peak_rss_bytes());
-  if (context) {
-    merge_kv_reports(*context, results);
-    context->world().reduce_sum(rank_bytes.data(), topology.world_size, 0);
-    context->world().reduce_sum(rank_comm_ms.data(), topology.world_size, 0);
-    context->world().reduce_sum(rank_rss.data(), topology.world_size, 0);
-  }
+  std::vector<KvReport*> reports;
+  for (GenerationResult& result : results) reports.push_back(&result.kv);
+  merge_kv_reports(layout, reports);
+  const std::vector<double> rank_bytes = per_rank_values(layout, static_cast<double>(model->loaded_bytes()));
+  const std::vector<double> rank_comm_ms = per_rank_values(layout, communication_ms);
+  const std::vector<double> rank_rss = per_rank_values(layout, static_cast<double>(peak_rss_bytes()));
   if (topology.world_size > 1 && !json_output)
     std::cerr << "[rank " << topology.rank << " (tp " << topology.tp_rank << ", pp " << topology.pp_rank << "): layers "
               << shard.layers.begin << "-" << shard.layers.end - 1 << ", loaded " << model->loaded_bytes()

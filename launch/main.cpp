@@ -43,9 +43,9 @@ std::string flag_of_bad_value(const std::string& message, int argc, char** argv)
 }
 
 int dispatch(const std::string& command, int argc, char** argv) {
-  // These run the whole model in one process; only generate shards it over ranks.
-  if ((command == "bench" || command == "bench-kv" || command == "analyze-layers") && slkv::world_size() > 1)
-    throw slkv::Error(command + " runs in a single process: launch it without mpirun (only generate supports --tp/--pp)");
+  // These run no model: under mpirun they would repeat themselves on every rank.
+  if ((command == "tokenize" || command == "inspect" || command == "make-test-model") && slkv::world_size() > 1)
+    throw slkv::Error(command + " runs in a single process: launch it without mpirun");
   if (command == "generate") return slkv::run_generate(argc - 1, argv + 1);
   if (command == "tokenize") return slkv::run_tokenize(argc - 1, argv + 1);
   if (command == "inspect") return slkv::run_inspect(argc - 1, argv + 1);

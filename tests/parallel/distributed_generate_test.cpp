@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/parallel/mpi_job.h"
 #include "tests/test_support.h"
 
 namespace slkv {
@@ -18,39 +19,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-struct JobRun {
-  int exit_code = 0;
-  std::string output;        // stdout + stderr
-  std::vector<Json> results; // one JSON object per prompt (stdout lines starting with '{')
-  double seconds = 0;
-};
-
-std::filesystem::path temp_path(const std::string& name) {
-  return std::filesystem::temp_directory_path() / ("slkv_dist_" + std::to_string(getpid()) + "_" + name);
-}
-
-// Runs `slkv generate ARGS` on np ranks (np 0: a plain process, no mpirun).
-JobRun run(int np, const std::string& args, const std::string& env = "", const std::string& subcommand = "generate") {
-  std::string command = env + " timeout 120 ";
-  if (np > 0)
-    command += "mpirun --allow-run-as-root --oversubscribe --bind-to none -np " + std::to_string(np) + " ";
-  command += std::string(SLKV_BINARY) + " " + subcommand + " " + args + " 2>&1";
-  JobRun result;
-  const auto start = std::chrono::steady_clock::now();
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, "popen failed", {}, 0};
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = pclose(pipe);
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  std::istringstream lines(result.output);
-  std::string line;
-  while (std::getline(lines, line))
-    if (!line.empty() && line[0] == '{') result.results.push_back(Json::parse(line));
-  return result;
-}
+using testing::JobRun;
+using testing::run;
+using testing::temp_path;
 
 std::filesystem::path prompts_file() {
   const std::filesystem::path path = temp_path("prompts.jsonl");
@@ -220,10 +191,10 @@ TEST(DistributedErrors, GridMustMatchTheWorld) {
       << plain.output;
 }
 
-TEST(DistributedErrors, SingleProcessCommandsRefuseMpirun) {
+TEST(DistributedErrors, CommandsWithoutAModelRefuseMpirun) {
   SLKV_REQUIRE_SHARED();
-  for (const std::string subcommand : {"analyze-layers", "bench", "bench-kv"}) {
-    const JobRun result = run(2, "--model " + testing::stories_dir().string() + " --input /dev/null", "", subcommand);
+  for (const std::string subcommand : {"inspect", "tokenize"}) {
+    const JobRun result = run(2, "--model " + testing::stories_dir().string() + " < /dev/null", "", subcommand);
     EXPECT_NE(result.exit_code, 0) << subcommand;
     EXPECT_NE(result.output.find(subcommand + " runs in a single process"), std::string::npos) << result.output;
   }
