@@ -7,10 +7,6 @@
 
 namespace slkv {
 
-void nccl_fail(const char* call, const char* why, const char* file, int line) {
-  throw InternalError(std::string(file) + ":" + std::to_string(line) + ": " + call + " failed: " + why);
-}
-
 NcclCommunicator::NcclCommunicator(MPI_Comm group) {
   MPI_Comm_rank(group, &rank_);
   MPI_Comm_size(group, &size_);

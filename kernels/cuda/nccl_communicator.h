@@ -10,26 +10,10 @@
 #include <mpi.h>
 #include <nccl.h>
 
+#include "kernels/cuda/cuda_check.h"
 #include "parallel/communicator.h"
 
-#define NCCL_CHECK(call)                                                                           \
-  do {                                                                                             \
-    ncclResult_t nccl_check_status_ = (call);                                                      \
-    if (nccl_check_status_ != ncclSuccess)                                                         \
-      ::slkv::nccl_fail(#call, ncclGetErrorString(nccl_check_status_), __FILE__, __LINE__);        \
-  } while (0)
-
-#define CUDA_CHECK(call)                                                                           \
-  do {                                                                                             \
-    cudaError_t cuda_check_status_ = (call);                                                       \
-    if (cuda_check_status_ != cudaSuccess)                                                         \
-      ::slkv::nccl_fail(#call, cudaGetErrorString(cuda_check_status_), __FILE__, __LINE__);        \
-  } while (0)
-
 namespace slkv {
-
-// Throws slkv::InternalError "FILE:LINE: CALL failed: WHY".
-[[noreturn]] void nccl_fail(const char* call, const char* why, const char* file, int line);
 
 class NcclCommunicator final : public Communicator {
  public:

@@ -1,0 +1,43 @@
+// Device discovery for the CUDA backend: how many GPUs this process can use,
+// and which one a rank takes.
+#include "kernels/cuda/cuda_device.h"
+
+#include <cuda_runtime.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "kernels/cuda/cuda_check.h"
+#include "runtime/error.h"
+
+namespace slkv {
+
+int cuda_device_count() {
+  int count = 0;
+  // No driver or no device both mean "no usable GPU" for the CLI's default.
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky error state
+    return 0;
+  }
+  return count;
+}
+
+int local_rank_from_environment() {
+  const char* value = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+  if (!value || !*value) return 0;
+  char* end = nullptr;
+  const long rank = std::strtol(value, &end, 10);
+  if (*end != '\0' || rank < 0) throw Error(std::string("OMPI_COMM_WORLD_LOCAL_RANK is not a rank: '") + value + "'");
+  return static_cast<int>(rank);
+}
+
+int select_cuda_device(int local_rank) {
+  SLKV_CHECK(local_rank >= 0, "local rank " << local_rank);
+  const int count = cuda_device_count();
+  if (count == 0) throw Error("no CUDA device is visible to this process (check the driver and CUDA_VISIBLE_DEVICES)");
+  const int device = local_rank % count;
+  CUDA_CHECK(cudaSetDevice(device));
+  return device;
+}
+
+}  // namespace slkv
