@@ -40,6 +40,18 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
 
+  // ---- the memory its kernels address (host memory for the CPU backend) ----
+  // True when kernels read host memory directly: weights then stay in the
+  // mmap'ed files and host buffers are passed as they are.
+  virtual bool uses_host_memory() const = 0;
+  // Throws slkv::Error when `bytes` cannot be allocated; release(nullptr) is a no-op.
+  virtual void* allocate(int64_t bytes) = 0;
+  virtual void release(void* data) = 0;
+  virtual void copy_from_host(void* dst, const void* host_src, int64_t bytes) = 0;
+  virtual void copy_to_host(void* host_dst, const void* src, int64_t bytes) = 0;
+  virtual void copy(void* dst, const void* src, int64_t bytes) = 0;  // both in backend memory
+  virtual void fill_zero(void* dst, int64_t bytes) = 0;
+
   // y[t][r] = sum_c x[t][c] * W[r][c] for t < n_tokens (x: n_tokens x cols,
   // y: n_tokens x rows). n_tokens == 1 is the bandwidth-bound decode case.
   virtual void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) = 0;

@@ -1,14 +1,25 @@
 #include "runtime/kv_block_pool.h"
 
+#include <cstdlib>
 #include <string>
 
 #include "runtime/error.h"
 
 namespace slkv {
 
-KvBlockPool::KvBlockPool(int64_t block_size, int64_t floats_per_token, int64_t max_blocks)
-    : block_size_(block_size), floats_per_token_(floats_per_token), max_blocks_(max_blocks) {
+KvBlockPool::KvBlockPool(int64_t block_size, int64_t floats_per_token, int64_t max_blocks, Backend* memory)
+    : block_size_(block_size), floats_per_token_(floats_per_token), max_blocks_(max_blocks),
+      memory_(memory && !memory->uses_host_memory() ? memory : nullptr) {
   SLKV_CHECK(block_size > 0 && floats_per_token > 0 && max_blocks > 0, "bad KV pool geometry");
+}
+
+KvBlockPool::~KvBlockPool() {
+  for (float* block : storage_) {
+    if (memory_)
+      memory_->release(block);
+    else
+      std::free(block);
+  }
 }
 
 BlockId KvBlockPool::allocate() {
@@ -23,7 +34,9 @@ BlockId KvBlockPool::allocate() {
                   " tokens are in use (raise --kv-blocks or shorten the request)");
     }
     block = static_cast<BlockId>(storage_.size());
-    storage_.push_back(std::make_unique<float[]>(2 * block_size_ * floats_per_token_));
+    void* data = memory_ ? memory_->allocate(bytes_per_block()) : std::malloc(bytes_per_block());
+    if (!data) throw Error("out of memory allocating a KV block of " + std::to_string(bytes_per_block()) + " bytes");
+    storage_.push_back(static_cast<float*>(data));
     holders_.push_back(0);
   }
   holders_[block] = 1;
@@ -46,11 +59,11 @@ void KvBlockPool::release(BlockId block) {
   --blocks_in_use_;
 }
 
-float* KvBlockPool::keys(BlockId block) { return storage_[block].get(); }
-float* KvBlockPool::values(BlockId block) { return storage_[block].get() + block_size_ * floats_per_token_; }
-const float* KvBlockPool::keys(BlockId block) const { return storage_[block].get(); }
+float* KvBlockPool::keys(BlockId block) { return storage_[block]; }
+float* KvBlockPool::values(BlockId block) { return storage_[block] + block_size_ * floats_per_token_; }
+const float* KvBlockPool::keys(BlockId block) const { return storage_[block]; }
 const float* KvBlockPool::values(BlockId block) const {
-  return storage_[block].get() + block_size_ * floats_per_token_;
+  return storage_[block] + block_size_ * floats_per_token_;
 }
 
 int64_t KvBlockPool::bytes_per_block() const {

@@ -2,9 +2,11 @@
 // KvBlockPool: fixed-size token blocks for the paged KV cache. One block holds
 // the keys and values of `block_size` tokens of one layer of one sequence.
 // Blocks are recycled through a free list; the pool never exceeds max_blocks.
+// The blocks live in host memory, or in a backend's memory (GPU) when given one.
 #include <cstdint>
-#include <memory>
 #include <vector>
+
+#include "kernels/backend.h"
 
 namespace slkv {
 
@@ -13,7 +15,12 @@ using BlockId = int32_t;
 class KvBlockPool {
  public:
   // floats_per_token: n_kv_heads * head_dim (for keys; values the same).
-  KvBlockPool(int64_t block_size, int64_t floats_per_token, int64_t max_blocks);
+  // memory: the GPU backend whose memory holds the blocks (it must outlive
+  // the pool); null or a host-memory backend = host memory.
+  KvBlockPool(int64_t block_size, int64_t floats_per_token, int64_t max_blocks, Backend* memory = nullptr);
+  ~KvBlockPool();
+  KvBlockPool(const KvBlockPool&) = delete;
+  KvBlockPool& operator=(const KvBlockPool&) = delete;
 
   // Throws slkv::Error when all max_blocks blocks are in use.
   BlockId allocate();
@@ -22,6 +29,7 @@ class KvBlockPool {
   void retain(BlockId block);
   void release(BlockId block);
 
+  // In the pool's memory (see memory()).
   float* keys(BlockId block);    // [block_size][floats_per_token]
   float* values(BlockId block);  // [block_size][floats_per_token]
   const float* keys(BlockId block) const;
@@ -33,6 +41,7 @@ class KvBlockPool {
   int64_t blocks_in_use() const { return blocks_in_use_; }
   int64_t peak_blocks_in_use() const { return peak_blocks_in_use_; }
   int64_t bytes_per_block() const;  // keys + values
+  Backend* memory() const { return memory_; }  // null = host memory
 
  private:
   int64_t block_size_;
@@ -40,8 +49,9 @@ class KvBlockPool {
   int64_t max_blocks_;
   int64_t blocks_in_use_ = 0;
   int64_t peak_blocks_in_use_ = 0;
+  Backend* memory_;
   // Storage grows on demand, one allocation per block, so an idle pool costs nothing.
-  std::vector<std::unique_ptr<float[]>> storage_;
+  std::vector<float*> storage_;
   std::vector<BlockId> free_list_;
   std::vector<int32_t> holders_;  // reference count per block; 0 = free
 };

@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 
+#include "kernels/backend_buffer.h"
 #include "runtime/error.h"
 
 namespace slkv {
@@ -23,8 +24,17 @@ KvCacheGeometry kv_geometry_for(const ModelConfig& config, const std::vector<int
   return geometry;
 }
 
-KvCache::KvCache(const KvCacheGeometry& geometry)
-    : geometry_(geometry), pool_(geometry.block_size, geometry.n_kv_heads * geometry.head_dim, geometry.max_blocks) {}
+KvCache::KvCache(const KvCacheGeometry& geometry, Backend* memory)
+    : geometry_(geometry),
+      pool_(geometry.block_size, geometry.n_kv_heads * geometry.head_dim, geometry.max_blocks, memory) {}
+
+void KvCache::copy_floats(float* dst, const float* src, int64_t count) const {
+  const int64_t bytes = count * static_cast<int64_t>(sizeof(float));
+  if (Backend* memory = pool_.memory())
+    memory->copy(dst, src, bytes);
+  else
+    std::memcpy(dst, src, static_cast<size_t>(bytes));
+}
 
 KvCache::~KvCache() {
   for (auto& [id, sequence] : sequences_)
@@ -78,8 +88,8 @@ void KvCache::append_to_segment(Segment& segment, const float* keys, const float
     BlockId block = segment.blocks[end_slot / block_size];
     int64_t offset = end_slot % block_size;
     int64_t count = std::min(n_tokens, capacity - end_slot);
-    std::memcpy(pool_.keys(block) + offset * floats, keys, count * floats * sizeof(float));
-    std::memcpy(pool_.values(block) + offset * floats, values, count * floats * sizeof(float));
+    copy_floats(pool_.keys(block) + offset * floats, keys, count * floats);
+    copy_floats(pool_.values(block) + offset * floats, values, count * floats);
     keys += count * floats;
     values += count * floats;
     segment.length += count;
@@ -160,19 +170,31 @@ void KvCache::keep_selected(SequenceId sequence, int64_t layer, const std::vecto
   }
   const int64_t head_dim = geometry_.head_dim;
   const int64_t floats = pool_.floats_per_token();
-  std::vector<float> keys(n_kept * floats), values(n_kept * floats);
+  // Gather the kept slots into scratch in the cache's own memory, then rebuild the layer from it.
+  const int64_t scratch_floats = std::max<int64_t>(n_kept * floats, 1);
+  std::vector<float> host_scratch;
+  BackendBuffer device_scratch;
+  float* keys;
+  if (Backend* memory = pool_.memory()) {
+    device_scratch.reserve(*memory, 2 * scratch_floats * static_cast<int64_t>(sizeof(float)));
+    keys = device_scratch.floats();
+  } else {
+    host_scratch.resize(2 * scratch_floats);
+    keys = host_scratch.data();
+  }
+  float* values = keys + scratch_floats;
   for (int64_t head = 0; head < geometry_.n_kv_heads; ++head) {
     for (int64_t j = 0; j < n_kept; ++j) {
       auto [block, offset] = locate(state, kept_slots[head][j]);
       const int64_t source = offset * floats + head * head_dim;
-      std::memcpy(&keys[j * floats + head * head_dim], pool_.keys(block) + source, head_dim * sizeof(float));
-      std::memcpy(&values[j * floats + head * head_dim], pool_.values(block) + source, head_dim * sizeof(float));
+      copy_floats(keys + j * floats + head * head_dim, pool_.keys(block) + source, head_dim);
+      copy_floats(values + j * floats + head * head_dim, pool_.values(block) + source, head_dim);
     }
   }
   release_segments(state);
   state.segments.assign(1, Segment{});
   state.retention = Retention{Retention::Kind::Selected, 0, 0};
-  append_to_segment(state.segments[0], keys.data(), values.data(), n_kept);
+  append_to_segment(state.segments[0], keys, values, n_kept);
 }
 
 std::vector<KvSpan> KvCache::spans(SequenceId sequence, int64_t layer) const {

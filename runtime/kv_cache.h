@@ -49,7 +49,9 @@ KvCacheGeometry kv_geometry_for(const ModelConfig& config, const std::vector<int
 
 class KvCache {
  public:
-  explicit KvCache(const KvCacheGeometry& geometry);
+  // memory: the backend whose memory holds the KV blocks (the one the model
+  // runs on when it is a GPU backend); null = host memory.
+  explicit KvCache(const KvCacheGeometry& geometry, Backend* memory = nullptr);
   ~KvCache();
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;
@@ -61,7 +63,8 @@ class KvCache {
   // A Window layer in Rolling mode then drops its oldest recent tokens.
   void append(SequenceId sequence, int64_t layer, const float* keys, const float* values, int64_t n_tokens);
 
-  // The layer's tokens in order, as contiguous runs for the attention kernel.
+  // The layer's tokens in order, as contiguous runs for the attention kernel
+  // (pointers into the cache's memory).
   std::vector<KvSpan> spans(SequenceId sequence, int64_t layer) const;
 
   // Trims the layer to its first `sink` and last `recent` tokens, freeing the
@@ -77,13 +80,14 @@ class KvCache {
   int64_t tokens_appended(SequenceId sequence, int64_t layer) const;
   int64_t blocks_held(SequenceId sequence, int64_t layer) const;  // distinct blocks
   const Retention& retention(SequenceId sequence, int64_t layer) const;
-  // Reads one held slot (for tests and SnapKV): pointers to its keys/values.
+  // One held slot's keys/values, in the cache's memory (for tests).
   const float* key_at(SequenceId sequence, int64_t layer, int64_t slot) const;
   const float* value_at(SequenceId sequence, int64_t layer, int64_t slot) const;
 
   const KvCacheGeometry& geometry() const { return geometry_; }
   const KvBlockPool& pool() const { return pool_; }
   int64_t bytes_per_token_per_layer() const;  // keys + values, fp32
+  Backend* memory() const { return pool_.memory(); }  // null = host memory
 
  private:
   struct Segment {
@@ -105,6 +109,8 @@ class KvCache {
   const LayerState& layer_state(SequenceId sequence, int64_t layer) const;
   void append_to_segment(Segment& segment, const float* keys, const float* values, int64_t n_tokens);
   void drop_front(Segment& segment, int64_t n_tokens);
+  // memcpy within the cache's memory.
+  void copy_floats(float* dst, const float* src, int64_t count) const;
   void release_segments(LayerState& state);
   // Block and offset of slot `slot` of the layer.
   std::pair<BlockId, int64_t> locate(const LayerState& state, int64_t slot) const;

@@ -52,8 +52,17 @@ void KvPolicy::observe(int64_t layer, const SequenceChunk& chunk, const float* q
   if (phase_ == Phase::Prefill && config_.uses_snapkv()) {
     std::vector<float>& key_mass = state.key_mass[layer];
     key_mass.assign(shape.n_kv_heads * held, 0.f);
-    backend_.key_attention_mass(observed_queries, observed, first_query_key, observed_lse, spans, shape,
-                                key_mass.data());
+    if (backend_.uses_host_memory()) {
+      backend_.key_attention_mass(observed_queries, observed, first_query_key, observed_lse, spans, shape,
+                                  key_mass.data());
+    } else {  // accumulate in the backend's memory, then bring the masses to the host for the selection
+      const int64_t bytes = static_cast<int64_t>(key_mass.size() * sizeof(float));
+      key_mass_scratch_.reserve(backend_, bytes);
+      backend_.fill_zero(key_mass_scratch_.data(), bytes);
+      backend_.key_attention_mass(observed_queries, observed, first_query_key, observed_lse, spans, shape,
+                                  key_mass_scratch_.floats());
+      backend_.copy_to_host(key_mass.data(), key_mass_scratch_.data(), bytes);
+    }
   }
 }
 

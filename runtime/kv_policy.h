@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "kernels/backend_buffer.h"
 #include "runtime/kv_cache.h"
 #include "runtime/distributed_sync.h"
 #include "runtime/kv_policy_config.h"
@@ -77,6 +78,7 @@ class KvPolicy final : public AttentionObserver {
   Phase phase_ = Phase::Idle;
   std::map<SequenceId, SequenceState> sequences_;
   DistributedSync* sync_ = nullptr;
+  BackendBuffer key_mass_scratch_;  // GPU backends: SnapKV key masses before they reach the host
 };
 
 // SnapKV's choice for one layer: per KV head, the `budget` highest-scoring

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <string>
 
 #include "runtime/error.h"
@@ -36,7 +37,7 @@ int64_t matrix_bytes(const WeightMatrix& w) { return w.rows * w.cols * static_ca
 
 }  // namespace
 
-Model::Model(ModelConfig config, WeightStore weights, const ModelShard& shard)
+Model::Model(ModelConfig config, WeightStore weights, const ModelShard& shard, Backend* backend)
     : config_(std::move(config)), weights_(std::move(weights)), shard_(shard) {
   const ModelConfig& c = config_;
   if (shard_.layers.end < 0) shard_.layers = IndexRange{0, c.num_layers};
@@ -79,7 +80,47 @@ Model::Model(ModelConfig config, WeightStore weights, const ModelShard& shard)
       layer.v_bias = vector_of(prefix + "self_attn.v_proj.bias", {kv_dim}, kv_rows);
     }
   }
-  inv_freq_ = rope_inverse_frequencies(c);
+  inv_freq_ = own_vector(rope_inverse_frequencies(c));
+  if (backend && !backend->uses_host_memory()) copy_parameters_to(*backend);
+}
+
+WeightVector Model::own_vector(std::vector<float> values) {
+  owned_vectors_.push_back(std::move(values));
+  return WeightVector{owned_vectors_.back().data(), static_cast<int64_t>(owned_vectors_.back().size())};
+}
+
+void Model::copy_parameters_to(Backend& device) {
+  device_ = &device;
+  std::map<const void*, const void*> copies;  // host -> device, so tied embeddings are copied once
+  auto copy = [&](const void* host, int64_t bytes) -> const void* {
+    if (!host) return nullptr;
+    auto [it, fresh] = copies.emplace(host, nullptr);
+    if (fresh) {
+      device_copies_.emplace_back(device, bytes);
+      device.copy_from_host(device_copies_.back().data(), host, bytes);
+      it->second = device_copies_.back().data();
+    }
+    return it->second;
+  };
+  auto place_matrix = [&](WeightMatrix& w) { w.data = copy(w.data, matrix_bytes(w)); };
+  auto place_vector = [&](WeightVector& v) {
+    v.data = static_cast<const float*>(copy(v.data, v.size * static_cast<int64_t>(sizeof(float))));
+  };
+  place_matrix(embed_tokens_);
+  place_matrix(lm_head_);
+  place_vector(final_norm_);
+  place_vector(inv_freq_);
+  for (int64_t i = shard_.layers.begin; i < shard_.layers.end; ++i) {
+    LayerWeights& layer = layers_[i];
+    for (WeightMatrix* w : {&layer.q_proj, &layer.k_proj, &layer.v_proj, &layer.o_proj, &layer.gate_proj,
+                            &layer.up_proj, &layer.down_proj})
+      place_matrix(*w);
+    for (WeightVector* v : {&layer.input_norm, &layer.post_attention_norm, &layer.q_bias, &layer.k_bias, &layer.v_bias})
+      place_vector(*v);
+  }
+  // The host copies are no longer read.
+  owned_.clear();
+  owned_vectors_.clear();
 }
 
 WeightMatrix Model::rows_of(const std::string& name, const std::vector<int64_t>& shape, IndexRange rows) {
@@ -103,18 +144,16 @@ WeightMatrix Model::columns_of(const std::string& name, const std::vector<int64_
   return w;
 }
 
-std::vector<float> Model::vector_of(const std::string& name, const std::vector<int64_t>& shape, IndexRange part) {
+WeightVector Model::vector_of(const std::string& name, const std::vector<int64_t>& shape, IndexRange part) {
   const TensorView view = row_slice(weights_.get(name, shape), part.begin, part.end);
   loaded_bytes_ += static_cast<int64_t>(view.nbytes);
-  return widen_vector(view);
+  return own_vector(widen_vector(view));
 }
 
-std::unique_ptr<Model> Model::load(const std::filesystem::path& model_dir) { return load(model_dir, ModelShard{}); }
-
-std::unique_ptr<Model> Model::load(const std::filesystem::path& model_dir, const ModelShard& shard) {
+std::unique_ptr<Model> Model::load(const std::filesystem::path& model_dir, const ModelShard& shard, Backend* backend) {
   ModelConfig config = ModelConfig::load(model_dir);
   WeightStore weights = WeightStore::open(model_dir);
-  return std::unique_ptr<Model>(new Model(std::move(config), std::move(weights), shard));
+  return std::unique_ptr<Model>(new Model(std::move(config), std::move(weights), shard, backend));
 }
 
 AttentionShape Model::attention_shape() const {
@@ -137,29 +176,65 @@ void Model::all_reduce_tp(float* data, int64_t count) {
   if (shard_.tp > 1) shard_.tp_comm->all_reduce_sum(data, count);
 }
 
-// hidden_ rows = embedding rows of token_ids_; under TP each rank looks up the
-// ids in its vocabulary rows, zeros the others, and the all-reduce completes them.
+// The batch's ids/positions where the backend can read them: the host vector
+// itself for a host backend, else a copy in `buffer`.
+const int32_t* Model::ids_on(Backend& backend, const std::vector<int32_t>& ids, BackendBuffer& buffer) {
+  if (backend.uses_host_memory()) return ids.data();
+  const int64_t bytes = static_cast<int64_t>(ids.size() * sizeof(int32_t));
+  buffer.reserve(backend, bytes);
+  backend.copy_from_host(buffer.data(), ids.data(), bytes);
+  return buffer.ints();
+}
+
+void Model::prepare_scratch(Backend& backend, int64_t n, int64_t n_rows) {
+  const ModelConfig& c = config_;
+  const AttentionShape shape = attention_shape();
+  const int64_t q_dim = shape.n_heads * c.head_dim;
+  const int64_t kv_dim = shape.n_kv_heads * c.head_dim;
+  const int64_t ffn = slice_.ffn.size();
+  auto floats = [&](BackendBuffer& buffer, int64_t count) {
+    buffer.reserve(backend, count * static_cast<int64_t>(sizeof(float)));
+  };
+  floats(hidden_, n * c.hidden_size);
+  floats(normed_, n * c.hidden_size);
+  floats(q_, n * q_dim);
+  floats(k_, n * kv_dim);
+  floats(v_, n * kv_dim);
+  floats(attn_out_, n * q_dim);
+  floats(lse_, n * shape.n_heads);
+  floats(proj_, n * c.hidden_size);
+  floats(gate_, n * ffn);
+  floats(up_, n * ffn);
+  floats(last_rows_, n_rows * c.hidden_size);
+}
+
+// hidden_ rows = embedding rows of the batch's ids; under TP each rank looks
+// up the ids in its vocabulary rows, zeros the others, and the all-reduce
+// completes them.
 void Model::embed(Backend& backend, int64_t n) {
   const int64_t hidden = config_.hidden_size;
+  float* out = hidden_.floats();
   if (shard_.tp == 1) {
-    backend.embedding(embed_tokens_, token_ids_.data(), n, hidden_.data());
+    backend.embedding(embed_tokens_, ids_on(backend, host_token_ids_, token_ids_), n, out);
     return;
   }
-  local_ids_.clear();
+  host_local_ids_.clear();
   std::vector<int64_t> rows;
   for (int64_t t = 0; t < n; ++t)
-    if (slice_.vocab.contains(token_ids_[t])) {
-      local_ids_.push_back(static_cast<int32_t>(token_ids_[t] - slice_.vocab.begin));
+    if (slice_.vocab.contains(host_token_ids_[t])) {
+      host_local_ids_.push_back(static_cast<int32_t>(host_token_ids_[t] - slice_.vocab.begin));
       rows.push_back(t);
     }
-  std::fill(hidden_.begin(), hidden_.begin() + n * hidden, 0.f);
+  const int64_t row_bytes = hidden * static_cast<int64_t>(sizeof(float));
+  backend.fill_zero(out, n * row_bytes);
   if (!rows.empty()) {
-    gathered_.resize(rows.size() * hidden);
-    backend.embedding(embed_tokens_, local_ids_.data(), static_cast<int64_t>(rows.size()), gathered_.data());
+    gathered_.reserve(backend, static_cast<int64_t>(rows.size()) * row_bytes);
+    backend.embedding(embed_tokens_, ids_on(backend, host_local_ids_, local_ids_), static_cast<int64_t>(rows.size()),
+                      gathered_.floats());
     for (size_t i = 0; i < rows.size(); ++i)
-      std::copy_n(&gathered_[i * hidden], hidden, &hidden_[rows[i] * hidden]);
+      backend.copy(out + rows[i] * hidden, gathered_.floats() + i * hidden, row_bytes);
   }
-  all_reduce_tp(hidden_.data(), n * hidden);
+  all_reduce_tp(out, n * hidden);
 }
 
 void Model::forward(std::span<const SequenceChunk> chunks, KvCache& cache, Backend& backend, LogitsFor which,
@@ -170,116 +245,130 @@ void Model::forward(std::span<const SequenceChunk> chunks, KvCache& cache, Backe
   const int64_t q_dim = shape.n_heads * c.head_dim;
   const int64_t kv_dim = shape.n_kv_heads * c.head_dim;
   const int64_t ffn = slice_.ffn.size();
+  const float eps = static_cast<float>(c.rms_norm_eps);
   constexpr int kHiddenTag = 100;
+  if (device_)
+    SLKV_CHECK(&backend == device_ && cache.memory() == device_,
+               "the model's parameters and the KV cache live in " << device_->name() << " memory: run it there");
+  else
+    SLKV_CHECK(backend.uses_host_memory() && !cache.memory(),
+               "the model and its KV cache are in host memory; " << backend.name() << " cannot run them");
 
   // Flatten the chunks into one token batch so every matmul is one GEMM.
-  token_ids_.clear();
-  positions_.clear();
+  host_token_ids_.clear();
+  host_positions_.clear();
   for (const SequenceChunk& chunk : chunks) {
     SLKV_CHECK(!chunk.tokens.empty(), "empty chunk");
     for (size_t i = 0; i < chunk.tokens.size(); ++i) {
       SLKV_CHECK(chunk.tokens[i] >= 0 && chunk.tokens[i] < c.vocab_size, "token id " << chunk.tokens[i]);
-      token_ids_.push_back(chunk.tokens[i]);
-      positions_.push_back(static_cast<int32_t>(chunk.first_position + static_cast<int64_t>(i)));
+      host_token_ids_.push_back(chunk.tokens[i]);
+      host_positions_.push_back(static_cast<int32_t>(chunk.first_position + static_cast<int64_t>(i)));
     }
   }
-  const int64_t n = static_cast<int64_t>(token_ids_.size());
-  hidden_.resize(n * hidden);
-  normed_.resize(n * hidden);
-  q_.resize(n * q_dim);
-  k_.resize(n * kv_dim);
-  v_.resize(n * kv_dim);
-  attn_out_.resize(n * q_dim);
-  lse_.resize(n * shape.n_heads);
-  proj_.resize(n * hidden);
-  gate_.resize(n * ffn);
-  up_.resize(n * ffn);
+  const int64_t n = static_cast<int64_t>(host_token_ids_.size());
+  const int64_t n_rows = which == LogitsFor::LastToken ? static_cast<int64_t>(chunks.size()) : n;
+  prepare_scratch(backend, n, n_rows);
+  const int32_t* positions = ids_on(backend, host_positions_, positions_);
+  float* const hidden_states = hidden_.floats();
+  float* const normed = normed_.floats();
+  float* const q = q_.floats();
+  float* const k = k_.floats();
+  float* const v = v_.floats();
+  float* const attn_out = attn_out_.floats();
+  float* const proj = proj_.floats();
+  float* const gate = gate_.floats();
+  float* const up = up_.floats();
 
   const int64_t hidden_bytes = n * hidden * static_cast<int64_t>(sizeof(float));
   if (shard_.first_stage())
     embed(backend, n);
   else
-    shard_.pp_comm->recv(hidden_.data(), hidden_bytes, shard_.pp_rank - 1, kHiddenTag);
+    shard_.pp_comm->recv(hidden_states, hidden_bytes, shard_.pp_rank - 1, kHiddenTag);
 
   for (int64_t layer_index = shard_.layers.begin; layer_index < shard_.layers.end; ++layer_index) {
     const LayerWeights& layer = layers_[layer_index];
     // Attention block.
-    backend.rmsnorm(hidden_.data(), layer.input_norm.data(), n, hidden, static_cast<float>(c.rms_norm_eps),
-                    normed_.data());
-    backend.matmul(normed_.data(), n, layer.q_proj, q_.data());
-    backend.matmul(normed_.data(), n, layer.k_proj, k_.data());
-    backend.matmul(normed_.data(), n, layer.v_proj, v_.data());
+    backend.rmsnorm(hidden_states, layer.input_norm.data, n, hidden, eps, normed);
+    backend.matmul(normed, n, layer.q_proj, q);
+    backend.matmul(normed, n, layer.k_proj, k);
+    backend.matmul(normed, n, layer.v_proj, v);
     if (c.attention_bias) {
-      backend.add_bias(q_.data(), layer.q_bias.data(), n, q_dim);
-      backend.add_bias(k_.data(), layer.k_bias.data(), n, kv_dim);
-      backend.add_bias(v_.data(), layer.v_bias.data(), n, kv_dim);
+      backend.add_bias(q, layer.q_bias.data, n, q_dim);
+      backend.add_bias(k, layer.k_bias.data, n, kv_dim);
+      backend.add_bias(v, layer.v_bias.data, n, kv_dim);
     }
-    backend.rope(q_.data(), positions_.data(), n, shape.n_heads, c.head_dim, inv_freq_.data());
-    backend.rope(k_.data(), positions_.data(), n, shape.n_kv_heads, c.head_dim, inv_freq_.data());
+    backend.rope(q, positions, n, shape.n_heads, c.head_dim, inv_freq_.data);
+    backend.rope(k, positions, n, shape.n_kv_heads, c.head_dim, inv_freq_.data);
 
     int64_t row = 0;
     for (const SequenceChunk& chunk : chunks) {
       const int64_t count = static_cast<int64_t>(chunk.tokens.size());
-      cache.append(chunk.sequence, layer_index, &k_[row * kv_dim], &v_[row * kv_dim], count);
+      cache.append(chunk.sequence, layer_index, k + row * kv_dim, v + row * kv_dim, count);
       std::vector<KvSpan> spans = cache.spans(chunk.sequence, layer_index);
-      float* lse = observer ? &lse_[row * shape.n_heads] : nullptr;
-      backend.attention(&q_[row * q_dim], count, spans, shape, &attn_out_[row * q_dim], lse);
-      if (observer) observer->observe(layer_index, chunk, &q_[row * q_dim], lse, cache, shape);
+      float* lse = observer ? lse_.floats() + row * shape.n_heads : nullptr;
+      backend.attention(q + row * q_dim, count, spans, shape, attn_out + row * q_dim, lse);
+      if (observer) observer->observe(layer_index, chunk, q + row * q_dim, lse, cache, shape);
       row += count;
     }
-    backend.matmul(attn_out_.data(), n, layer.o_proj, proj_.data());
-    all_reduce_tp(proj_.data(), n * hidden);
-    backend.add(hidden_.data(), proj_.data(), n * hidden);
+    backend.matmul(attn_out, n, layer.o_proj, proj);
+    all_reduce_tp(proj, n * hidden);
+    backend.add(hidden_states, proj, n * hidden);
 
     // Feed-forward block (SwiGLU).
-    backend.rmsnorm(hidden_.data(), layer.post_attention_norm.data(), n, hidden, static_cast<float>(c.rms_norm_eps),
-                    normed_.data());
-    backend.matmul(normed_.data(), n, layer.gate_proj, gate_.data());
-    backend.matmul(normed_.data(), n, layer.up_proj, up_.data());
-    backend.swiglu(gate_.data(), up_.data(), n * ffn, gate_.data());
-    backend.matmul(gate_.data(), n, layer.down_proj, proj_.data());
-    all_reduce_tp(proj_.data(), n * hidden);
-    backend.add(hidden_.data(), proj_.data(), n * hidden);
+    backend.rmsnorm(hidden_states, layer.post_attention_norm.data, n, hidden, eps, normed);
+    backend.matmul(normed, n, layer.gate_proj, gate);
+    backend.matmul(normed, n, layer.up_proj, up);
+    backend.swiglu(gate, up, n * ffn, gate);
+    backend.matmul(gate, n, layer.down_proj, proj);
+    all_reduce_tp(proj, n * hidden);
+    backend.add(hidden_states, proj, n * hidden);
   }
 
   if (!shard_.last_stage()) {
-    shard_.pp_comm->send(hidden_.data(), hidden_bytes, shard_.pp_rank + 1, kHiddenTag);
+    shard_.pp_comm->send(hidden_states, hidden_bytes, shard_.pp_rank + 1, kHiddenTag);
     logits.clear();
     return;
   }
 
   // Final norm and lm_head only on the rows whose logits are wanted.
-  const float* rows = hidden_.data();
-  int64_t n_rows = n;
+  const float* rows = hidden_states;
   if (which == LogitsFor::LastToken) {
-    n_rows = static_cast<int64_t>(chunks.size());
-    last_rows_.resize(n_rows * hidden);
+    const int64_t row_bytes = hidden * static_cast<int64_t>(sizeof(float));
     int64_t end = 0;
     for (size_t i = 0; i < chunks.size(); ++i) {
       end += static_cast<int64_t>(chunks[i].tokens.size());
-      std::copy_n(&hidden_[(end - 1) * hidden], hidden, &last_rows_[i * hidden]);
+      backend.copy(last_rows_.floats() + i * hidden, hidden_states + (end - 1) * hidden, row_bytes);
     }
-    rows = last_rows_.data();
+    rows = last_rows_.floats();
   }
-  backend.rmsnorm(rows, final_norm_.data(), n_rows, hidden, static_cast<float>(c.rms_norm_eps), normed_.data());
+  backend.rmsnorm(rows, final_norm_.data, n_rows, hidden, eps, normed);
   logits.resize(n_rows * c.vocab_size);
+  const int64_t logits_bytes = n_rows * c.vocab_size * static_cast<int64_t>(sizeof(float));
   if (shard_.tp == 1) {
-    backend.matmul(normed_.data(), n_rows, lm_head_, logits.data());
+    if (backend.uses_host_memory()) {
+      backend.matmul(normed, n_rows, lm_head_, logits.data());
+      return;
+    }
+    logits_.reserve(backend, logits_bytes);
+    backend.matmul(normed, n_rows, lm_head_, logits_.floats());
+    backend.copy_to_host(logits.data(), logits_.data(), logits_bytes);
     return;
   }
   // Vocabulary-parallel lm_head: gather every rank's columns of the logits.
   const int64_t local_vocab = slice_.vocab.size();
-  local_logits_.resize(n_rows * local_vocab);
-  backend.matmul(normed_.data(), n_rows, lm_head_, local_logits_.data());
+  local_logits_.reserve(backend, n_rows * local_vocab * static_cast<int64_t>(sizeof(float)));
+  backend.matmul(normed, n_rows, lm_head_, local_logits_.floats());
   std::vector<int64_t> counts(shard_.tp);
   for (int r = 0; r < shard_.tp; ++r) counts[r] = n_rows * split_evenly(c.vocab_size, shard_.tp, r).size();
-  gathered_.resize(n_rows * c.vocab_size);
-  shard_.tp_comm->all_gather(local_logits_.data(), gathered_.data(), counts);
+  gathered_.reserve(backend, logits_bytes);
+  shard_.tp_comm->all_gather(local_logits_.floats(), gathered_.floats(), counts);
+  host_gathered_.resize(n_rows * c.vocab_size);
+  backend.copy_to_host(host_gathered_.data(), gathered_.data(), logits_bytes);
   int64_t offset = 0;
   for (int r = 0; r < shard_.tp; ++r) {
     const IndexRange part = split_evenly(c.vocab_size, shard_.tp, r);
     for (int64_t i = 0; i < n_rows; ++i)
-      std::copy_n(&gathered_[offset + i * part.size()], part.size(), &logits[i * c.vocab_size + part.begin]);
+      std::copy_n(&host_gathered_[offset + i * part.size()], part.size(), &logits[i * c.vocab_size + part.begin]);
     offset += n_rows * part.size();
   }
 }

@@ -1,8 +1,10 @@
 #pragma once
 // Model: the weights of a Llama/Mistral/Qwen2 decoder and its forward pass,
-// written once against the Backend interface. Weights stay in the mmap'ed
-// safetensors files (zero copy); only the small norm/bias vectors are widened
-// to fp32 at load.
+// written once against the Backend interface. For a backend that reads host
+// memory (CPU) the weights stay in the mmap'ed safetensors files (zero copy)
+// and only the small norm/bias vectors are widened to fp32; for a GPU backend
+// every parameter is copied into its memory at load. Activations live in the
+// backend's memory; only token ids go in and logits come out through the host.
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "kernels/backend_buffer.h"
 #include "parallel/communicator.h"
 #include "parallel/topology.h"
 #include "runtime/kv_cache.h"
@@ -19,11 +22,17 @@
 
 namespace slkv {
 
+// A parameter vector (norm weight, bias, RoPE frequencies) in fp32.
+struct WeightVector {
+  const float* data = nullptr;
+  int64_t size = 0;
+};
+
 struct LayerWeights {
   WeightMatrix q_proj, k_proj, v_proj, o_proj;
   WeightMatrix gate_proj, up_proj, down_proj;
-  std::vector<float> input_norm, post_attention_norm;
-  std::vector<float> q_bias, k_bias, v_bias;  // empty unless attention_bias
+  WeightVector input_norm, post_attention_norm;
+  WeightVector q_bias, k_bias, v_bias;  // size 0 unless attention_bias
 };
 
 // New tokens of one sequence for one forward pass, at consecutive positions.
@@ -64,11 +73,14 @@ class AttentionObserver {
 
 class Model {
  public:
-  static std::unique_ptr<Model> load(const std::filesystem::path& model_dir);
   // Loads only this rank's slices: its stage's layers, its heads / FFN rows /
   // vocabulary rows (Megatron column- and row-parallel split). Throws
-  // slkv::Error when the heads cannot be split shard.tp ways.
-  static std::unique_ptr<Model> load(const std::filesystem::path& model_dir, const ModelShard& shard);
+  // slkv::Error when the heads cannot be split shard.tp ways. `backend`: the
+  // backend forward() will run on; one that does not read host memory gets a
+  // copy of every parameter now (null: a host backend); such a GPU backend
+  // must outlive the model.
+  static std::unique_ptr<Model> load(const std::filesystem::path& model_dir, const ModelShard& shard = {},
+                                     Backend* backend = nullptr);
 
   const ModelConfig& config() const { return config_; }
   const WeightStore& weights() const { return weights_; }
@@ -80,8 +92,10 @@ class Model {
   // Bytes of weights read by one decode step (every matrix once).
   int64_t weight_bytes_per_token() const;
 
-  // Runs all chunks as one batched pass: their new K/V are appended to
-  // `cache`, and logits [rows][vocab] are written, one row per chunk
+  // Runs all chunks as one batched pass on `backend` (the one given to load(),
+  // or any host backend): their new K/V are appended to `cache` (which must
+  // live in that backend's memory), and logits [rows][vocab] are written to
+  // the host vector `logits`, one row per chunk
   // (LastToken) or per token (AllTokens), in chunk order. Sharded: collective
   // over the shard's groups; a stage receives the hidden states from the one
   // before and sends its own on; only the last stage writes logits (others
@@ -90,10 +104,15 @@ class Model {
                std::vector<float>& logits, AttentionObserver* observer = nullptr);
 
  private:
-  Model(ModelConfig config, WeightStore weights, const ModelShard& shard);
+  Model(ModelConfig config, WeightStore weights, const ModelShard& shard, Backend* backend);
   WeightMatrix rows_of(const std::string& name, const std::vector<int64_t>& shape, IndexRange rows);
   WeightMatrix columns_of(const std::string& name, const std::vector<int64_t>& shape, IndexRange columns);
-  std::vector<float> vector_of(const std::string& name, const std::vector<int64_t>& shape, IndexRange part);
+  WeightVector vector_of(const std::string& name, const std::vector<int64_t>& shape, IndexRange part);
+  WeightVector own_vector(std::vector<float> values);
+  // Copies every parameter into the device backend's memory and points at the copies.
+  void copy_parameters_to(Backend& device);
+  void prepare_scratch(Backend& backend, int64_t n_tokens, int64_t n_rows);
+  const int32_t* ids_on(Backend& backend, const std::vector<int32_t>& ids, BackendBuffer& buffer);
   void embed(Backend& backend, int64_t n);
   void all_reduce_tp(float* data, int64_t count);
 
@@ -101,19 +120,25 @@ class Model {
   TensorSlice slice_;
   int64_t loaded_bytes_ = 0;
   std::deque<std::vector<std::byte>> owned_;  // row-parallel slices copied out of the mapping
+  std::deque<std::vector<float>> owned_vectors_;  // parameter vectors widened to fp32
+  Backend* device_ = nullptr;                 // set when the parameters live in a GPU backend's memory
+  std::deque<BackendBuffer> device_copies_;   // those copies
 
   ModelConfig config_;
   WeightStore weights_;
   WeightMatrix embed_tokens_;
   WeightMatrix lm_head_;
-  std::vector<float> final_norm_;
+  WeightVector final_norm_;
   std::vector<LayerWeights> layers_;
-  std::vector<float> inv_freq_;
+  WeightVector inv_freq_;
 
-  // Scratch activations reused across calls (one forward at a time).
-  std::vector<float> local_logits_, gathered_;
-  std::vector<float> hidden_, normed_, q_, k_, v_, attn_out_, lse_, proj_, gate_, up_, last_rows_;
-  std::vector<int32_t> token_ids_, positions_, local_ids_;
+  // Scratch activations in the backend's memory, reused across calls (one
+  // forward at a time).
+  BackendBuffer hidden_, normed_, q_, k_, v_, attn_out_, lse_, proj_, gate_, up_, last_rows_;
+  BackendBuffer logits_, local_logits_, gathered_, token_ids_, positions_, local_ids_;
+  // Host side: the flattened batch, and gathered logits to reorder.
+  std::vector<int32_t> host_token_ids_, host_positions_, host_local_ids_;
+  std::vector<float> host_gathered_;
 };
 
 }  // namespace slkv

@@ -1,5 +1,9 @@
 #include "kernels/cpu/cpu_backend.h"
 
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/attention_mass.h"
 #include "kernels/cpu/elementwise.h"
@@ -15,6 +19,32 @@ CpuBackend::CpuBackend(int n_threads) : n_threads_(n_threads) {
 }
 
 std::string CpuBackend::name() const { return "cpu"; }
+
+// 64-byte aligned so that the SIMD kernels' rows start on cache lines.
+void* CpuBackend::allocate(int64_t bytes) {
+  const size_t size = (static_cast<size_t>(bytes) + 63) / 64 * 64;
+  void* data = std::aligned_alloc(64, size > 0 ? size : 64);
+  if (!data) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
+  return data;
+}
+
+void CpuBackend::release(void* data) { std::free(data); }
+
+void CpuBackend::copy_from_host(void* dst, const void* host_src, int64_t bytes) {
+  if (bytes > 0) std::memcpy(dst, host_src, static_cast<size_t>(bytes));
+}
+
+void CpuBackend::copy_to_host(void* host_dst, const void* src, int64_t bytes) {
+  if (bytes > 0) std::memcpy(host_dst, src, static_cast<size_t>(bytes));
+}
+
+void CpuBackend::copy(void* dst, const void* src, int64_t bytes) {
+  if (bytes > 0) std::memmove(dst, src, static_cast<size_t>(bytes));
+}
+
+void CpuBackend::fill_zero(void* dst, int64_t bytes) {
+  if (bytes > 0) std::memset(dst, 0, static_cast<size_t>(bytes));
+}
 
 void CpuBackend::matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) {
   cpu::matmul(x, n_tokens, w, y, n_threads_);

@@ -14,6 +14,13 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(int n_threads);
 
   std::string name() const override;
+  bool uses_host_memory() const override { return true; }
+  void* allocate(int64_t bytes) override;
+  void release(void* data) override;
+  void copy_from_host(void* dst, const void* host_src, int64_t bytes) override;
+  void copy_to_host(void* host_dst, const void* src, int64_t bytes) override;
+  void copy(void* dst, const void* src, int64_t bytes) override;
+  void fill_zero(void* dst, int64_t bytes) override;
   int n_threads() const { return n_threads_; }
 
   void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) override;
