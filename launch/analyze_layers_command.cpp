@@ -10,6 +10,7 @@
 #include "kernels/backend.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
+#include "launch/device_choice.h"
 #include "launch/kv_policy_options.h"
 #include "launch/prompt_file.h"
 #include "launch/rank_layout.h"
@@ -52,6 +53,7 @@ int run_analyze_layers(int argc, char** argv) {
   // clang-format on
   add_kv_policy_options(options);
   add_parallel_options(options);
+  add_device_option(options);
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -61,7 +63,8 @@ int run_analyze_layers(int argc, char** argv) {
 
   // Under mpirun every rank runs its shard; rank 0 reads and tokenizes the
   // prompts, the ranks' scores are summed and every rank gets the result.
-  const RankLayout layout = make_rank_layout(args, model_dir);
+  const std::string device = resolve_device(args["device"].as<std::string>());
+  RankLayout layout = make_rank_layout(args, model_dir);
   std::vector<std::vector<int32_t>> prompt_tokens;
   if (layout.coordinator()) {
     std::vector<std::string> prompts = read_evaluation_prompts(input, args["dataset"].as<std::string>());
@@ -75,8 +78,9 @@ int run_analyze_layers(int argc, char** argv) {
 
   if (prompt_tokens.empty()) throw Error("--input " + input + " holds no prompts");
 
-  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard);
-  std::unique_ptr<Backend> backend = make_cpu_backend(args["threads"].as<int>());
+  std::unique_ptr<Backend> backend = make_backend(device, args["threads"].as<int>());
+  attach_device_communicators(layout, *backend);
+  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard, backend.get());
   KvPolicyConfig config = kv_policy_from_args(args, model->config());
   config.kind = KvPolicyKind::Full;  // score only, trim nothing
   config.detect = LazyDetect::Prefill;
@@ -88,7 +92,7 @@ int run_analyze_layers(int argc, char** argv) {
     total_tokens += static_cast<int64_t>(tokens.size());
     KvCacheGeometry geometry = kv_geometry_for(model->config(), {static_cast<int64_t>(tokens.size())});
     geometry.n_kv_heads = model->attention_shape().n_kv_heads;  // this rank's KV heads
-    KvCache cache(geometry);
+    KvCache cache(geometry, backend.get());
     KvPolicy policy(config, layers, *backend);
     policy.set_sync(layout.sync());
     SequenceChunk chunk{cache.add_sequence(), tokens, 0};

@@ -15,6 +15,7 @@
 #include "kernels/cpu/memory_bandwidth.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
+#include "launch/device_choice.h"
 #include "launch/rank_layout.h"
 #include "parallel/mpi_communicator.h"
 #include "runtime/error.h"
@@ -78,6 +79,7 @@ int run_bench(int argc, char** argv) {
       ("json", "print one JSON object");
   // clang-format on
   add_parallel_options(options);
+  add_device_option(options);
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -87,9 +89,11 @@ int run_bench(int argc, char** argv) {
   if (threads < 1 || reps < 1) throw Error("--threads and --reps must be >= 1");
 
   // Under mpirun every rank runs its shard; rank 0 tokenizes, samples and reports.
-  const RankLayout layout = make_rank_layout(args, model_dir);
-  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard);
-  std::unique_ptr<Backend> backend = make_cpu_backend(threads);
+  const std::string device = resolve_device(args["device"].as<std::string>());
+  RankLayout layout = make_rank_layout(args, model_dir);
+  std::unique_ptr<Backend> backend = make_backend(device, threads);
+  attach_device_communicators(layout, *backend);
+  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard, backend.get());
   const ModelConfig& config = model->config();
   const int64_t vocab = config.vocab_size;
   const int64_t context = config.max_position_embeddings;
@@ -106,7 +110,7 @@ int run_bench(int argc, char** argv) {
   KvCacheGeometry geometry =
       kv_geometry_for(config, {std::max<int64_t>(n_prefill, static_cast<int64_t>(prompt.size()) + n_decode)});
   geometry.n_kv_heads = model->attention_shape().n_kv_heads;  // this rank's KV heads
-  KvCache cache(geometry);
+  KvCache cache(geometry, backend.get());
   std::vector<float> logits;
   // One forward plus what a generation step needs after it: the logits on
   // rank 0, its greedy token on every rank (a no-op exchange on one process).

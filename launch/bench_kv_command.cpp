@@ -24,6 +24,7 @@
 #include "kernels/backend.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
+#include "launch/device_choice.h"
 #include "launch/rank_layout.h"
 #include "runtime/error.h"
 #include "runtime/generator.h"
@@ -120,7 +121,7 @@ SequenceRun run_sequence(Context& ctx, const KvPolicyConfig& config, std::span<c
   if (!control.empty()) policy_config.kind = KvPolicyKind::Full;  // scores, trims nothing
   KvPolicy policy(policy_config, model_config.num_layers, ctx.backend);
   policy.set_sync(ctx.layout.sync());
-  KvCache cache(ctx.geometry(n_prompt + ctx.new_tokens));
+  KvCache cache(ctx.geometry(n_prompt + ctx.new_tokens), &ctx.backend);
   const SequenceId sequence = cache.add_sequence();
   auto window_control_layers = [&] {
     for (int64_t layer = 0; layer < model_config.num_layers; ++layer)
@@ -163,7 +164,7 @@ SequenceRun run_sequence(Context& ctx, const KvPolicyConfig& config, std::span<c
 // The free-running loop above must be what Generator does: same tokens, same KV.
 void check_against_generator(Context& ctx, const KvPolicyConfig& config, std::span<const int32_t> prompt,
                              const SequenceRun& run) {
-  KvCache cache(ctx.geometry(static_cast<int64_t>(prompt.size()) + ctx.new_tokens));
+  KvCache cache(ctx.geometry(static_cast<int64_t>(prompt.size()) + ctx.new_tokens), &ctx.backend);
   Generator generator(ctx.model, ctx.backend, cache, /*stop_tokens=*/{}, config);
   generator.set_sync(ctx.layout.sync());
   GenerationRequest request;
@@ -391,6 +392,7 @@ int run_bench_kv(int argc, char** argv) {
       ("data", "also write the points as TSV blocks (one per series) for gnuplot", cxxopts::value<std::string>());
   // clang-format on
   add_parallel_options(options);
+  add_device_option(options);
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -422,7 +424,8 @@ int run_bench_kv(int argc, char** argv) {
 
   // Under mpirun every rank runs its shard of every sequence; rank 0 reads
   // and tokenizes the texts and prints the tables.
-  const RankLayout layout = make_rank_layout(args, model_dir);
+  const std::string device = resolve_device(args["device"].as<std::string>());
+  RankLayout layout = make_rank_layout(args, model_dir);
   const ModelConfig model_config = ModelConfig::load(model_dir);
   const int64_t context = model_config.max_position_embeddings;
   if (prompt_tokens + new_tokens > context)
@@ -460,8 +463,9 @@ int run_bench_kv(int argc, char** argv) {
   token_lists.pop_back();
   const std::vector<std::vector<int32_t>>& prompts = token_lists;
 
-  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard);
-  std::unique_ptr<Backend> backend = make_cpu_backend(threads);
+  std::unique_ptr<Backend> backend = make_backend(device, threads);
+  attach_device_communicators(layout, *backend);
+  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard, backend.get());
 
   Context ctx{*model, *backend, new_tokens, layout};
   Sweep sweep{.ctx = ctx,

@@ -13,6 +13,7 @@
 #include "kernels/backend.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
+#include "launch/device_choice.h"
 #include "launch/kv_policy_options.h"
 #include "parallel/fault_injection.h"
 #include "parallel/mpi_communicator.h"
@@ -70,7 +71,6 @@ int run_generate(int argc, char** argv) {
       ("top-p", "nucleus sampling mass (1 = off)", cxxopts::value<float>())
       ("seed", "sampling seed (default: random)", cxxopts::value<uint64_t>())
       ("threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))
-      ("device", "cpu (the CUDA backend is not available yet)", cxxopts::value<std::string>()->default_value("cpu"))
       ("json", "print one JSON object per prompt instead of streaming text")
       ("dump-decisions", "every rank writes DIR/rank<N>.json with the lazy-layer decisions it applied", cxxopts::value<std::string>())
       ("micro-batches", "split each batch into this many micro-batches so pipeline stages overlap (default: --pp)", cxxopts::value<int64_t>())
@@ -78,20 +78,20 @@ int run_generate(int argc, char** argv) {
   // clang-format on
   add_kv_policy_options(options);
   add_parallel_options(options);
+  add_device_option(options);
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
   const std::filesystem::path model_dir = required_flag(args, "model", "DIR");
   if (args.count("prompt") == args.count("prompts-file"))
     throw Error("give exactly one of --prompt TEXT or --prompts-file FILE");
-  if (args["device"].as<std::string>() != "cpu")
-    throw Error("--device " + args["device"].as<std::string>() + " is not available: this build runs on cpu only");
+  const std::string device = resolve_device(args["device"].as<std::string>());
   const int threads = args["threads"].as<int>();
   if (threads < 1) throw Error("--threads must be >= 1");
   const bool json_output = args.count("json") > 0;
 
   // The grid and the slices are checked against config.json before any weight is read.
-  const RankLayout layout = make_rank_layout(args, model_dir);
+  RankLayout layout = make_rank_layout(args, model_dir);
   const Topology& topology = layout.topology;
   const ModelShard& shard = layout.shard;
   ParallelContext* context = layout.context.get();
@@ -118,8 +118,10 @@ int run_generate(int argc, char** argv) {
   std::optional<Tokenizer> tokenizer;
   if (coordinator) tokenizer.emplace(Tokenizer::load(model_dir));
   maybe_inject_failure("load", topology.rank);
-  std::unique_ptr<Model> model = Model::load(model_dir, shard);
-  std::unique_ptr<Backend> backend = make_cpu_backend(threads);
+  // The backend first: a GPU backend must outlive the model and cache it holds.
+  std::unique_ptr<Backend> backend = make_backend(device, threads);
+  attach_device_communicators(layout, *backend);
+  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard, backend.get());
   const KvPolicyConfig kv_policy = kv_policy_from_args(args, model->config());
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
 
@@ -147,7 +149,7 @@ int run_generate(int argc, char** argv) {
 
   KvCacheGeometry geometry = kv_geometry_for(model->config(), tokens_per_sequence);
   geometry.n_kv_heads = model->attention_shape().n_kv_heads;  // this rank's KV heads
-  KvCache cache(geometry);
+  KvCache cache(geometry, backend.get());
   Generator generator(*model, *backend, cache, stop_tokens, kv_policy);
   generator.set_sync(layout.sync());
   generator.set_micro_batches(micro_batches);

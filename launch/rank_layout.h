@@ -23,6 +23,9 @@ struct RankLayout {
   Topology topology;
   ModelShard shard;                          // this rank's layers, heads and groups
   std::unique_ptr<ParallelContext> context;  // null on a single process
+  // GPU backends: NCCL groups over the TP and PP ranks, which the shard uses
+  // for its activations in device memory (the MPI groups carry host data).
+  std::vector<std::unique_ptr<Communicator>> device_communicators;
 
   bool coordinator() const { return topology.is_coordinator(); }
   bool distributed() const { return context != nullptr; }
@@ -33,6 +36,11 @@ struct RankLayout {
 // Checks the grid against the MPI world and config.json (head counts, layer
 // counts) before any weight is read, then builds the groups (collective).
 RankLayout make_rank_layout(const cxxopts::ParseResult& args, const std::filesystem::path& model_dir);
+
+// For a backend whose activations are not in host memory (CUDA): replaces the
+// shard's TP and PP communicators with NCCL ones over the same ranks, ordered
+// on the backend's compute stream. A no-op for host backends and one process.
+void attach_device_communicators(RankLayout& layout, Backend& backend);
 
 // Coordinator -> every rank: lists of token ids only rank 0 has (it tokenizes).
 void broadcast_token_lists(const RankLayout& layout, std::vector<std::vector<int32_t>>& lists);

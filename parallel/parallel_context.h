@@ -24,6 +24,9 @@ class ParallelContext final : public DistributedSync {
   Communicator& world() { return *world_; }
   Communicator& tp() { return *tp_; }
   Communicator& pp() { return *pp_; }
+  // The MPI groups behind tp() and pp(), for device communicators over the same ranks.
+  MPI_Comm tp_group() const { return tp_->handle(); }
+  MPI_Comm pp_group() const { return pp_->handle(); }
 
   // Coordinator -> every rank: a vector whose size only the root knows.
   void broadcast_ints(std::vector<int32_t>& values);

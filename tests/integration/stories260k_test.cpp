@@ -12,54 +12,11 @@
 #include "runtime/generator.h"
 #include "runtime/model.h"
 #include "runtime/tokenizer.h"
+#include "tests/integration/reference_outputs.h"
 #include "tests/test_support.h"
 
 namespace slkv {
 namespace {
-
-struct ReferenceCase {
-  std::string prompt;
-  int64_t steps = 0;  // run.c's -n: prompt positions included
-  std::string text;   // prompt followed by the continuation
-};
-
-// Greedy cases of reference_greedy_outputs.txt ("## ./run ... -t 0 ... -n N -i "P"").
-std::vector<ReferenceCase> read_reference_cases(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::vector<ReferenceCase> cases;
-  std::string line;
-  ReferenceCase* current = nullptr;
-  std::vector<std::string> lines;
-  auto flush = [&] {
-    if (!current) return;
-    std::string text;
-    for (size_t i = 0; i < lines.size(); ++i) text += (i ? "\n" : "") + lines[i];
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-    current->text = text;
-    current = nullptr;
-    lines.clear();
-  };
-  const std::regex header(R"(^## \./run \S+ -z \S+ -t (\S+)(.*)$)");
-  const std::regex steps(R"(-n (\d+))");
-  const std::regex prompt(R"re(-i "([^"]*)")re");
-  while (std::getline(in, line)) {
-    std::smatch match;
-    if (line.rfind("##", 0) == 0) {
-      flush();
-      if (!std::regex_search(line, match, header) || std::stod(match[1]) != 0.0) continue;
-      std::string rest = match[2];
-      ReferenceCase c;
-      c.steps = std::regex_search(rest, match, steps) ? std::stoll(match[1]) : 256;
-      if (std::regex_search(rest, match, prompt)) c.prompt = match[1];
-      cases.push_back(c);
-      current = &cases.back();
-    } else if (current && line.rfind("#", 0) != 0) {
-      lines.push_back(line);
-    }
-  }
-  flush();
-  return cases;
-}
 
 struct Loaded {
   std::unique_ptr<Model> model;
@@ -86,9 +43,9 @@ std::vector<int32_t> greedy(Loaded& loaded, const std::vector<int32_t>& prompt, 
 TEST(Stories260K, GreedyOutputsMatchLlama2cReference) {
   SLKV_REQUIRE_SHARED();
   Loaded loaded = load(testing::stories_dir());
-  auto cases = read_reference_cases(testing::stories_dir() / "reference" / "reference_greedy_outputs.txt");
+  auto cases = testing::read_reference_cases(testing::stories_dir() / "reference" / "reference_greedy_outputs.txt");
   ASSERT_GE(cases.size(), 5u);
-  for (const ReferenceCase& c : cases) {
+  for (const testing::ReferenceCase& c : cases) {
     std::vector<int32_t> prompt = loaded.tokenizer->encode(c.prompt, true);
     std::vector<int32_t> all = prompt;
     // run.c runs `steps` forwards; the one at the last prompt position already samples.

@@ -1,0 +1,123 @@
+// End to end on the CUDA backend: stories260K greedy texts equal llama2.c's
+// reference, and every KV policy gives the CPU backend's tokens and KV per
+// layer. Skips (reported as SKIPPED) without a CUDA build or a visible GPU.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "runtime/generator.h"
+#include "runtime/model.h"
+#include "runtime/tokenizer.h"
+#include "tests/integration/reference_outputs.h"
+#include "tests/test_support.h"
+#ifdef SLKV_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/cuda_device.h"
+#endif
+
+namespace slkv {
+namespace {
+
+// A CUDA backend, or null with the reason to skip.
+std::unique_ptr<Backend> cuda_backend_or_reason(std::string& reason) {
+#ifdef SLKV_HAVE_CUDA
+  if (cuda_device_count() == 0) {
+    reason = "no CUDA device visible to this process";
+    return nullptr;
+  }
+  select_cuda_device(0);
+  return make_cuda_backend();
+#else
+  reason = "built without CUDA (SLKV_CUDA=OFF or no nvcc)";
+  return nullptr;
+#endif
+}
+
+// One backend with the model and cache in its memory. The backend is
+// declared first so that it outlives the device buffers of the others.
+struct Runner {
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<Model> model;
+
+  Runner(std::unique_ptr<Backend> b, const std::filesystem::path& dir) : backend(std::move(b)) {
+    model = Model::load(dir, {}, backend.get());
+  }
+
+  std::vector<GenerationResult> generate(const std::vector<std::vector<int32_t>>& prompts, int64_t max_new_tokens,
+                                         const KvPolicyConfig& policy, std::vector<int32_t> stop_tokens) {
+    std::vector<int64_t> lengths;
+    std::vector<GenerationRequest> requests;
+    for (const auto& prompt : prompts) {
+      lengths.push_back(static_cast<int64_t>(prompt.size()) + max_new_tokens);
+      requests.push_back(GenerationRequest{prompt, max_new_tokens, {}});
+    }
+    KvCache cache(kv_geometry_for(model->config(), lengths), backend.get());
+    Generator generator(*model, *backend, cache, std::move(stop_tokens), policy);
+    return generator.generate(requests);
+  }
+};
+
+TEST(CudaEndToEnd, GreedyOutputsMatchLlama2cReference) {
+  SLKV_REQUIRE_SHARED();
+  std::string reason;
+  std::unique_ptr<Backend> backend = cuda_backend_or_reason(reason);
+  if (!backend) GTEST_SKIP() << reason;
+  Runner cuda(std::move(backend), testing::stories_dir());
+  const Tokenizer tokenizer = Tokenizer::load(testing::stories_dir());
+  const auto cases =
+      testing::read_reference_cases(testing::stories_dir() / "reference" / "reference_greedy_outputs.txt");
+  ASSERT_GE(cases.size(), 5u);
+  for (const testing::ReferenceCase& c : cases) {
+    std::vector<int32_t> prompt = tokenizer.encode(c.prompt, true);
+    // run.c runs `steps` forwards; the one at the last prompt position already samples; it stops at BOS.
+    const int64_t new_tokens = c.steps - static_cast<int64_t>(prompt.size()) + 1;
+    std::vector<int32_t> all = prompt;
+    const std::vector<int32_t> generated = cuda.generate({prompt}, new_tokens, {}, {1})[0].tokens;
+    all.insert(all.end(), generated.begin(), generated.end());
+    std::string text = tokenizer.decode(all, true);
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    EXPECT_EQ(text, c.text) << "prompt \"" << c.prompt << "\" -n " << c.steps;
+  }
+}
+
+TEST(CudaEndToEnd, EveryKvPolicyGivesTheCpuTokens) {
+  SLKV_REQUIRE_SHARED();
+  std::string reason;
+  std::unique_ptr<Backend> backend = cuda_backend_or_reason(reason);
+  if (!backend) GTEST_SKIP() << reason;
+  Runner cuda(std::move(backend), testing::stories_dir());
+  Runner cpu(make_cpu_backend(2), testing::stories_dir());
+  const Tokenizer tokenizer = Tokenizer::load(testing::stories_dir());
+  const std::vector<std::vector<int32_t>> prompts = {
+      tokenizer.encode("Once upon a time, there was a little girl named Lily. She loved to play outside in the park "
+                       "with her friends. One day",
+                       true),
+      tokenizer.encode("Tom had a big red ball. He liked to throw it high in the sky and catch it. His dog", true)};
+  for (const std::string name : {"full", "simlayerkv", "streaming", "snapkv", "simlayerkv+snapkv"}) {
+    for (LazyDetect detect : {LazyDetect::Prefill, LazyDetect::Decode}) {
+      KvPolicyConfig policy;
+      policy.kind = parse_kv_policy(name);
+      policy.detect = detect;
+      policy.sink = 4;
+      policy.recent = 16;
+      policy.obs_window = 8;
+      policy.snapkv_budget = 12;
+      policy.threshold = 0.85;
+      const std::vector<GenerationResult> expected = cpu.generate(prompts, 24, policy, {});
+      const std::vector<GenerationResult> got = cuda.generate(prompts, 24, policy, {});
+      ASSERT_EQ(got.size(), expected.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        const std::string where = name + " (" + lazy_detect_name(detect) + "), prompt " + std::to_string(i);
+        EXPECT_EQ(got[i].tokens, expected[i].tokens) << where;
+        EXPECT_EQ(got[i].kv.lazy_layers, expected[i].kv.lazy_layers) << where;
+        EXPECT_EQ(got[i].kv.kv_tokens_per_layer, expected[i].kv.kv_tokens_per_layer) << where;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace slkv
