@@ -8,19 +8,34 @@
 namespace slkv {
 
 NcclCommunicator::NcclCommunicator(MPI_Comm group) {
+  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  owns_stream_ = true;
+  try {
+    init(group);
+  } catch (...) {
+    cudaStreamDestroy(stream_);
+    throw;
+  }
+}
+
+NcclCommunicator::NcclCommunicator(MPI_Comm group, cudaStream_t stream) : stream_(stream) {
+  SLKV_CHECK(stream != nullptr, "NcclCommunicator needs a stream");
+  init(group);
+}
+
+void NcclCommunicator::init(MPI_Comm group) {
   MPI_Comm_rank(group, &rank_);
   MPI_Comm_size(group, &size_);
   ncclUniqueId id;
   if (rank_ == 0) NCCL_CHECK(ncclGetUniqueId(&id));
   if (MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, group) != MPI_SUCCESS)
     throw InternalError("MPI_Bcast of the NCCL unique id failed");
-  CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   NCCL_CHECK(ncclCommInitRank(&comm_, size_, id, rank_));
 }
 
 NcclCommunicator::~NcclCommunicator() {
   if (comm_) ncclCommDestroy(comm_);
-  if (stream_) cudaStreamDestroy(stream_);
+  if (stream_ && owns_stream_) cudaStreamDestroy(stream_);
 }
 
 void NcclCommunicator::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }

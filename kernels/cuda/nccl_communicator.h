@@ -18,8 +18,11 @@ namespace slkv {
 class NcclCommunicator final : public Communicator {
  public:
   // Collective over `group` (an MPI communicator of the same ranks); uses the
-  // current CUDA device.
+  // current CUDA device and a stream of its own.
   explicit NcclCommunicator(MPI_Comm group);
+  // The same, enqueuing on `stream` (not owned), e.g. a CudaBackend's compute
+  // stream, so collectives are ordered with the ops around them.
+  NcclCommunicator(MPI_Comm group, cudaStream_t stream);
   ~NcclCommunicator() override;
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
@@ -38,9 +41,11 @@ class NcclCommunicator final : public Communicator {
 
  private:
   void synchronize();
+  void init(MPI_Comm group);
 
   ncclComm_t comm_ = nullptr;
   cudaStream_t stream_ = nullptr;
+  bool owns_stream_ = false;
   int rank_ = 0, size_ = 1;
 };
 
