@@ -1,12 +1,11 @@
 #include "kernels/cpu/matmul.h"
 
-#include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <vector>
 
-#include "kernels/cpu/openblas_setup.h"
 #include "kernels/cpu/simd.h"
 #include "runtime/error.h"
 
@@ -27,31 +26,65 @@ constexpr int64_t kMinParallelGemmMacs = 2 * 1024 * 1024;
 // 64-byte line of y.
 constexpr int64_t kRowAlign = 16;
 
+// Columns per GEMV step: one 64-byte line of a 16-bit weight row, widened by
+// one load_pair. A full line per load keeps as many lines in flight per
+// instruction as the F32 kernel has (half-line loads measured 20-30% less
+// bandwidth on 16-bit weights).
+constexpr int64_t kStep = 2 * kLanes;
+
+// The GEMV's copy of x: each token's row padded with zeros to a multiple of
+// kStep and, for BF16, split into even/odd halves per step (load_pair's
+// layout). Built once per call; tiny next to the weights.
+struct GemvInput {
+  const float* data;
+  int64_t stride;  // floats between tokens
+};
+
+template <DType D>
+GemvInput prepare_input(const float* x, int64_t n_tokens, int64_t cols, std::vector<float>& buffer) {
+  const int64_t stride = (cols + kStep - 1) / kStep * kStep;
+  buffer.resize(size_t(n_tokens * stride));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    float* out = buffer.data() + t * stride;
+    if constexpr (D == DType::BF16) {
+      simd::split_even_odd(x + t * cols, cols, stride, out);
+    } else {
+      std::copy(x + t * cols, x + (t + 1) * cols, out);
+      std::fill(out + cols, out + stride, 0.f);
+    }
+  }
+  return {buffer.data(), stride};
+}
+
 // y[t * y_stride + r] = W[r] . x[t] for R rows starting at w and T tokens:
 // one pass over the R weight rows, R*T independent FMA chains.
 template <DType D, int R, int T>
-inline void gemv_tile(const Elem<D>* w, int64_t cols, const float* x, float* y, int64_t y_stride) {
+inline void gemv_tile(const Elem<D>* w, int64_t cols, const float* x, int64_t x_stride, float* y, int64_t y_stride) {
   __m512 acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
 
+  auto step = [&](int64_t c, auto load_weights) {
+    __m512 x_lo[T], x_hi[T];
+    for (int t = 0; t < T; ++t) {
+      x_lo[t] = _mm512_loadu_ps(x + t * x_stride + c);
+      x_hi[t] = _mm512_loadu_ps(x + t * x_stride + c + kLanes);
+    }
+    for (int r = 0; r < R; ++r) {
+      __m512 w_lo, w_hi;
+      load_weights(w + r * cols + c, w_lo, w_hi);
+      for (int t = 0; t < T; ++t) {
+        acc[r][t] = _mm512_fmadd_ps(w_lo, x_lo[t], acc[r][t]);
+        acc[r][t] = _mm512_fmadd_ps(w_hi, x_hi[t], acc[r][t]);
+      }
+    }
+  };
   int64_t c = 0;
-  for (; c + kLanes <= cols; c += kLanes) {
-    __m512 xv[T];
-    for (int t = 0; t < T; ++t) xv[t] = _mm512_loadu_ps(x + t * cols + c);
-    for (int r = 0; r < R; ++r) {
-      __m512 wv = simd::load<D>(w + r * cols + c);
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
-    }
-  }
-  if (c < cols) {  // masked tail: cols need not be a multiple of 16
-    const __mmask16 mask = simd::tail_mask(cols - c);
-    __m512 xv[T];
-    for (int t = 0; t < T; ++t) xv[t] = _mm512_maskz_loadu_ps(mask, x + t * cols + c);
-    for (int r = 0; r < R; ++r) {
-      __m512 wv = simd::load_masked<D>(w + r * cols + c, mask);
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
-    }
+  for (; c + kStep <= cols; c += kStep)
+    step(c, [](const Elem<D>* p, __m512& lo, __m512& hi) { simd::load_pair<D>(p, lo, hi); });
+  if (c < cols) {  // masked tail: cols need not be a multiple of 32 (x is zero-padded)
+    const __mmask32 mask = simd::tail_mask32(cols - c);
+    step(c, [mask](const Elem<D>* p, __m512& lo, __m512& hi) { simd::load_pair_masked<D>(p, mask, lo, hi); });
   }
 
   for (int r = 0; r < R; ++r)
@@ -61,17 +94,19 @@ inline void gemv_tile(const Elem<D>* w, int64_t cols, const float* x, float* y, 
 // R rows for every token, T tokens per pass (fewer for the last pass). The
 // rows come from memory in the first pass; later passes find them in cache.
 template <DType D, int R, int T>
-void gemv_row_block(const Elem<D>* w, int64_t cols, const float* x, int64_t n_tokens, float* y, int64_t y_stride) {
+void gemv_row_block(const Elem<D>* w, int64_t cols, GemvInput x, int64_t n_tokens, float* y, int64_t y_stride) {
   int64_t t = 0;
-  for (; t + T <= n_tokens; t += T) gemv_tile<D, R, T>(w, cols, x + t * cols, y + t * y_stride, y_stride);
+  for (; t + T <= n_tokens; t += T)
+    gemv_tile<D, R, T>(w, cols, x.data + t * x.stride, x.stride, y + t * y_stride, y_stride);
   if constexpr (T > 1) {
-    if (t < n_tokens) gemv_row_block<D, R, T - 1>(w, cols, x + t * cols, n_tokens - t, y + t * y_stride, y_stride);
+    if (t < n_tokens)
+      gemv_row_block<D, R, T - 1>(w, cols, {x.data + t * x.stride, x.stride}, n_tokens - t, y + t * y_stride, y_stride);
   }
 }
 
 // Rows [row_begin, row_end) of y for every token, R rows at a time.
 template <DType D, int R, int T>
-void gemv_rows_tiled(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+void gemv_rows_tiled(GemvInput x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
                      float* y) {
   const auto* weights = static_cast<const Elem<D>*>(w.data);
   int64_t r = row_begin;
@@ -84,26 +119,11 @@ void gemv_rows_tiled(const float* x, int64_t n_tokens, const WeightMatrix& w, in
 // which the 16-bit kernels need to reach full bandwidth (measured +20%).
 // With more tokens, four rows leave room for four tokens' accumulators.
 template <DType D>
-void gemv_rows(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end, float* y) {
+void gemv_rows(GemvInput x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end, float* y) {
   if (n_tokens <= 2)
     gemv_rows_tiled<D, 8, 2>(x, n_tokens, w, row_begin, row_end, y);
   else
     gemv_rows_tiled<D, 4, 4>(x, n_tokens, w, row_begin, row_end, y);
-}
-
-void gemv_rows_any(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
-                   float* y) {
-  switch (w.dtype) {
-    case DType::F32:
-      gemv_rows<DType::F32>(x, n_tokens, w, row_begin, row_end, y);
-      break;
-    case DType::F16:
-      gemv_rows<DType::F16>(x, n_tokens, w, row_begin, row_end, y);
-      break;
-    case DType::BF16:
-      gemv_rows<DType::BF16>(x, n_tokens, w, row_begin, row_end, y);
-      break;
-  }
 }
 
 // The share [begin, end) of `rows` that thread `index` of `count` handles.
@@ -121,16 +141,24 @@ int threads_for_rows(const WeightMatrix& w, int n_threads) {
 }
 
 // Rows of a 16-bit W widened per sgemm call: a panel this size (fp32) stays in
-// L2 between widening and OpenBLAS packing it.
+// L2 between widening and oneDNN packing it.
 constexpr int64_t kPanelBytes = 512 * 1024;
 
-// y[:, row_begin:row_end] for every token with single-threaded OpenBLAS.
+// C[m x n] = A[m x k] * B[n x k]^T, all row-major, on the calling thread.
+// oneDNN's sgemm JIT-compiles its own AVX-512 kernels, whatever core type
+// OpenBLAS would pick (OPENBLAS_CORETYPE=Haswell held OpenBLAS on AVX2 at
+// ~60% of this speed). Inside a parallel region it runs single-threaded.
+void sgemm_abt(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, int64_t ldc) {
+  const dnnl_status_t status = dnnl_sgemm('N', 'T', m, n, k, 1.f, a, k, b, k, 0.f, c, ldc);
+  SLKV_CHECK(status == dnnl_success, "dnnl_sgemm failed with status " << int(status));
+}
+
+// y[:, row_begin:row_end] for every token, single-threaded.
 template <DType D>
 void gemm_rows(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end, float* y) {
   const auto* weights = static_cast<const Elem<D>*>(w.data);
   if constexpr (D == DType::F32) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n_tokens), int(row_end - row_begin), int(w.cols), 1.f, x,
-                int(w.cols), weights + row_begin * w.cols, int(w.cols), 0.f, y + row_begin, int(w.rows));
+    sgemm_abt(n_tokens, row_end - row_begin, w.cols, x, weights + row_begin * w.cols, y + row_begin, w.rows);
   } else {
     const int64_t panel_rows = std::max<int64_t>(kRowAlign, kPanelBytes / int64_t(sizeof(float) * w.cols));
     thread_local std::vector<float> panel;  // per OpenMP worker, reused across calls
@@ -138,8 +166,7 @@ void gemm_rows(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t 
     for (int64_t r = row_begin; r < row_end; r += panel_rows) {
       const int64_t n_rows = std::min(panel_rows, row_end - r);
       simd::widen<D>(weights + r * w.cols, n_rows * w.cols, panel.data());
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n_tokens), int(n_rows), int(w.cols), 1.f, x, int(w.cols),
-                  panel.data(), int(w.cols), 0.f, y + r, int(w.rows));
+      sgemm_abt(n_tokens, n_rows, w.cols, x, panel.data(), y + r, w.rows);
     }
   }
 }
@@ -163,23 +190,40 @@ void check_shape(const float* x, int64_t n_tokens, const WeightMatrix& w, float*
   SLKV_CHECK(w.data && x && y, "matmul with a null pointer");
   SLKV_CHECK(n_tokens >= 0 && w.rows >= 0 && w.cols >= 0,
              "matmul shape " << n_tokens << " x [" << w.rows << ", " << w.cols << "]");
-  SLKV_CHECK(w.cols <= (int64_t(1) << 30) && w.rows <= (int64_t(1) << 30), "matmul too large for BLAS ints");
+}
+
+template <DType D>
+void gemv_typed(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
+  if (n_tokens == 0 || w.rows == 0) return;
+  thread_local std::vector<float> buffer;  // reused across calls
+  const GemvInput input = prepare_input<D>(x, n_tokens, w.cols, buffer);
+  const bool tiny = w.rows * w.cols * int64_t(sizeof(Elem<D>)) < kMinParallelBytes;
+  const int threads = tiny ? 1 : threads_for_rows(w, n_threads);
+  if (threads <= 1) {
+    gemv_rows<D>(input, n_tokens, w, 0, w.rows, y);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const RowRange range = thread_rows(w.rows, omp_get_thread_num(), omp_get_num_threads());
+    gemv_rows<D>(input, n_tokens, w, range.begin, range.end, y);
+  }
 }
 
 }  // namespace
 
 void gemv(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
   check_shape(x, n_tokens, w, y);
-  const bool tiny = w.rows * w.cols * int64_t(dtype_size(w.dtype)) < kMinParallelBytes;
-  const int threads = tiny ? 1 : threads_for_rows(w, n_threads);
-  if (threads <= 1) {
-    gemv_rows_any(x, n_tokens, w, 0, w.rows, y);
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  {
-    const RowRange range = thread_rows(w.rows, omp_get_thread_num(), omp_get_num_threads());
-    gemv_rows_any(x, n_tokens, w, range.begin, range.end, y);
+  switch (w.dtype) {
+    case DType::F32:
+      gemv_typed<DType::F32>(x, n_tokens, w, y, n_threads);
+      break;
+    case DType::F16:
+      gemv_typed<DType::F16>(x, n_tokens, w, y, n_threads);
+      break;
+    case DType::BF16:
+      gemv_typed<DType::BF16>(x, n_tokens, w, y, n_threads);
+      break;
   }
 }
 
@@ -190,18 +234,17 @@ void gemm(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int
     std::fill(y, y + n_tokens * w.rows, 0.f);
     return;
   }
-  // OpenBLAS runs single-threaded (openblas_setup) inside our own OpenMP
-  // threads, each on its own slice of rows: no second thread pool competing
-  // for the cores, and the 16-bit widening is parallel too.
-  ensure_openblas_configured();
+  // oneDNN runs single-threaded inside our own OpenMP threads, each on its
+  // own slice of rows: the 16-bit widening is parallel too, and slices
+  // measured faster than one multi-threaded sgemm over all rows.
   const bool tiny = w.rows * w.cols * n_tokens < kMinParallelGemmMacs;
   const int threads = tiny ? 1 : threads_for_rows(w, n_threads);
-  if (threads <= 1) {
-    gemm_rows_any(x, n_tokens, w, 0, w.rows, y);
-    return;
-  }
 #pragma omp parallel num_threads(threads)
   {
+    // oneDNN forks omp_get_max_threads() threads unless it is inside an
+    // active parallel region; a one-thread team is not, so say 1 explicitly
+    // (this task's setting only, gone when the region ends).
+    omp_set_num_threads(1);
     const RowRange range = thread_rows(w.rows, omp_get_thread_num(), omp_get_num_threads());
     if (range.end > range.begin) gemm_rows_any(x, n_tokens, w, range.begin, range.end, y);
   }

@@ -54,6 +54,66 @@ inline __m512 load_masked(const Elem<D>* p, __mmask16 mask) {
   }
 }
 
+// Mask selecting the first n (< 32) 16-bit elements of a 64-byte line.
+inline __mmask32 tail_mask32(int64_t n) { return __mmask32((1u << n) - 1u); }
+
+// 32 consecutive elements (one 64-byte line of 16-bit weights) widened to two
+// fp32 vectors with a single load. F32 and F16 give elements 0..15 in `lo`
+// and 16..31 in `hi`; BF16 gives the even-indexed elements in `lo` and the
+// odd-indexed ones in `hi` (each bf16 is one half of a 32-bit lane, so a
+// shift or a mask widens it in place), to be paired with x split the same
+// way (split_even_odd).
+template <DType D>
+inline void load_pair(const Elem<D>* p, __m512& lo, __m512& hi) {
+  if constexpr (D == DType::F32) {
+    lo = _mm512_loadu_ps(p);
+    hi = _mm512_loadu_ps(p + kLanes);
+  } else if constexpr (D == DType::F16) {
+    const __m512i v = _mm512_loadu_si512(p);
+    lo = _mm512_cvtph_ps(_mm512_castsi512_si256(v));
+    hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(v, 1));
+  } else {
+    const __m512i v = _mm512_loadu_si512(p);
+    lo = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+    hi = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(int(0xffff0000u))));
+  }
+}
+
+// load_pair of the elements selected by `mask` (others zero), touching no
+// memory past them.
+template <DType D>
+inline void load_pair_masked(const Elem<D>* p, __mmask32 mask, __m512& lo, __m512& hi) {
+  if constexpr (D == DType::F32) {
+    lo = _mm512_maskz_loadu_ps(__mmask16(mask), p);
+    hi = _mm512_maskz_loadu_ps(__mmask16(mask >> 16), p + kLanes);
+  } else if constexpr (D == DType::F16) {
+    const __m512i v = _mm512_maskz_loadu_epi16(mask, p);
+    lo = _mm512_cvtph_ps(_mm512_castsi512_si256(v));
+    hi = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(v, 1));
+  } else {
+    const __m512i v = _mm512_maskz_loadu_epi16(mask, p);
+    lo = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+    hi = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(int(0xffff0000u))));
+  }
+}
+
+// The x layout load_pair<BF16> pairs with: for every 32 elements of in, the
+// 16 even-indexed ones then the 16 odd-indexed ones. n_out (a multiple of 32,
+// >= n) elements are written; those past n are zero.
+inline void split_even_odd(const float* in, int64_t n, int64_t n_out, float* out) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  for (int64_t i = 0; i < n_out; i += 2 * kLanes) {
+    const int64_t left = n - i;
+    const __mmask16 m0 = left >= kLanes ? __mmask16(0xffff) : left > 0 ? tail_mask(left) : __mmask16(0);
+    const __mmask16 m1 = left >= 2 * kLanes ? __mmask16(0xffff) : left > kLanes ? tail_mask(left - kLanes) : __mmask16(0);
+    const __m512 a = _mm512_maskz_loadu_ps(m0, in + i);
+    const __m512 b = _mm512_maskz_loadu_ps(m1, in + i + kLanes);
+    _mm512_storeu_ps(out + i, _mm512_permutex2var_ps(a, even, b));
+    _mm512_storeu_ps(out + i + kLanes, _mm512_permutex2var_ps(a, odd, b));
+  }
+}
+
 // out[i] = in[i] widened to fp32 for i < n.
 template <DType D>
 inline void widen(const Elem<D>* in, int64_t n, float* out) {

@@ -89,10 +89,14 @@ struct Shape {
   int64_t rows, cols;
 };
 
-// Odd sizes, cols not a multiple of 16, and matrices big enough (>= 32K
-// weights) to be split across threads.
-const Shape kShapes[] = {{1, 1}, {3, 5}, {7, 16}, {17, 33}, {64, 64}, {33, 100}, {130, 255}, {257, 1000}, {1030, 70}};
-const int64_t kTokenCounts[] = {1, 2, 3, 4, 5, 8, 17, 64};
+// Odd sizes: rows not a multiple of the 4/8-row tiles or the 16-row thread
+// split, cols not a multiple of the GEMV's 32-column step (tails of 1..31,
+// exactly half a step at 48), and matrices big enough (>= 32K weights) to be
+// split across threads.
+const Shape kShapes[] = {{1, 1},    {3, 5},     {7, 16},     {5, 31},     {17, 33},   {9, 48},
+                         {64, 64},  {33, 100},  {130, 255},  {257, 1000}, {1030, 70}};
+// Every GEMV tile remainder (1..4 tokens) and both sides of kGemmMinTokens.
+const int64_t kTokenCounts[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 33, 64};
 
 class MatmulTest : public ::testing::TestWithParam<DType> {
  protected:
@@ -127,6 +131,22 @@ TEST_P(MatmulTest, LargeGemmUsesSeveralPanels) {
   std::vector<float> y(size_t(n_tokens * w.rows));
   cpu::gemm(x.data(), n_tokens, w.view(), y.data(), 2);
   expect_matches_reference(x, n_tokens, w, y);
+}
+
+// A whole 512-token prompt, the prefill shape, on odd matrix sizes.
+TEST_P(MatmulTest, PrefillOf512Tokens) {
+  std::mt19937 rng(512);
+  for (const Shape& shape : {Shape{200, 300}, Shape{37, 70}}) {
+    const TestMatrix w = random_matrix(GetParam(), shape.rows, shape.cols, rng);
+    const int64_t n_tokens = 512;
+    const std::vector<float> x = random_vector(size_t(n_tokens * w.cols), rng);
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE(::testing::Message() << "[" << shape.rows << "x" << shape.cols << "] threads=" << threads);
+      std::vector<float> y(size_t(n_tokens * w.rows), NAN);
+      cpu::matmul(x.data(), n_tokens, w.view(), y.data(), threads);
+      expect_matches_reference(x, n_tokens, w, y);
+    }
+  }
 }
 
 TEST_P(MatmulTest, BackendMatmul) {
