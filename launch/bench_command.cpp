@@ -167,8 +167,11 @@ int run_bench(int argc, char** argv) {
   const double rss_mib = rank_rss_mib[0];
   const double step_ms = 1e3 / decode_rate;
   const bool single = !layout.distributed();
+  // The CPU comparisons (host read bandwidth, llama.cpp's CPU build) only mean
+  // something for a single CPU process; `slkv bench-decode` covers GPUs.
+  const bool cpu_alone = single && device == "cpu";
   // Measured with every core to itself: under mpirun the other ranks would compete for them.
-  const double bandwidth_gbps = single ? measure_memory_read_bandwidth_gbps(threads) : 0.0;
+  const double bandwidth_gbps = cpu_alone ? measure_memory_read_bandwidth_gbps(threads) : 0.0;
 
   nlohmann::json report = {
       {"model", model_dir.string()},
@@ -184,7 +187,8 @@ int run_bench(int argc, char** argv) {
       {"decode_weight_gbps", achieved_gbps},
       {"peak_rss_mib", rss_mib},
   };
-  if (single) report["memory_read_gbps"] = bandwidth_gbps;
+  report["device"] = device;
+  if (cpu_alone) report["memory_read_gbps"] = bandwidth_gbps;
   if (!single) {
     std::vector<double> compute_ms;
     for (double ms : rank_communication_ms) compute_ms.push_back(step_ms - ms);
@@ -199,8 +203,8 @@ int run_bench(int argc, char** argv) {
   }
 
   // llama.cpp on the same directory, in the same run.
-  // Skipped under mpirun: its threads would share the cores with the other ranks.
-  const std::string anchor = single ? args["llamacpp"].as<std::string>() : "";
+  // Only for one CPU process: under mpirun its threads would share the cores with the other ranks.
+  const std::string anchor = cpu_alone ? args["llamacpp"].as<std::string>() : "";
   if (!anchor.empty()) {
     std::string type = args.count("llamacpp-type")       ? args["llamacpp-type"].as<std::string>()
                        : report["weight_dtype"] == "F32" ? "f32"
@@ -234,7 +238,7 @@ int run_bench(int argc, char** argv) {
             << "prefill          " << prefill_rate << " tok/s (" << n_prefill << "-token prompt)\n"
             << "decode           " << decode_rate << " tok/s (" << n_decode << " tokens, " << std::setprecision(2)
             << step_ms << " ms per step), " << achieved_gbps << " GB/s of weights";
-  if (single) std::cout << "; memory read bandwidth " << bandwidth_gbps << " GB/s";
+  if (cpu_alone) std::cout << "; memory read bandwidth " << bandwidth_gbps << " GB/s";
   std::cout << "\n" << std::setprecision(1) << "peak RSS         " << rss_mib << " MiB (rank 0)\n";
   if (!single) {
     std::cout << "rank  loaded MiB  communication ms/step  other ms/step  peak RSS MiB\n" << std::setprecision(2);
