@@ -10,5 +10,6 @@ int run_make_test_model(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_analyze_layers(int argc, char** argv);
 int run_bench_kv(int argc, char** argv);
+int run_bench_decode(int argc, char** argv);
 
 }  // namespace slkv

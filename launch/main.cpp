@@ -23,6 +23,7 @@ constexpr std::string_view kUsage =
     "  bench            measure prefill/decode speed and memory against llama.cpp\n"
     "  analyze-layers   per-layer SimLayerKV score distribution over a prompt file\n"
     "  bench-kv         fidelity vs KV compression of the KV policies, against full KV\n"
+    "  bench-decode     decode step time by context and batch against the memory floor (one process)\n"
     "\n"
     "Run 'slkv <command> --help' for the options of a command.\n";
 
@@ -43,8 +44,11 @@ std::string flag_of_bad_value(const std::string& message, int argc, char** argv)
 }
 
 int dispatch(const std::string& command, int argc, char** argv) {
-  // These run no model: under mpirun they would repeat themselves on every rank.
-  if ((command == "tokenize" || command == "inspect" || command == "make-test-model") && slkv::world_size() > 1)
+  // These run no model, or (bench-decode) the whole model on one device: under
+  // mpirun they would repeat themselves on every rank.
+  if ((command == "tokenize" || command == "inspect" || command == "make-test-model" ||
+       command == "bench-decode") &&
+      slkv::world_size() > 1)
     throw slkv::Error(command + " runs in a single process: launch it without mpirun");
   if (command == "generate") return slkv::run_generate(argc - 1, argv + 1);
   if (command == "tokenize") return slkv::run_tokenize(argc - 1, argv + 1);
@@ -53,6 +57,7 @@ int dispatch(const std::string& command, int argc, char** argv) {
   if (command == "bench") return slkv::run_bench(argc - 1, argv + 1);
   if (command == "analyze-layers") return slkv::run_analyze_layers(argc - 1, argv + 1);
   if (command == "bench-kv") return slkv::run_bench_kv(argc - 1, argv + 1);
+  if (command == "bench-decode") return slkv::run_bench_decode(argc - 1, argv + 1);
   std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;
   return 2;
 }

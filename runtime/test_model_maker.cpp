@@ -1,5 +1,6 @@
 #include "runtime/test_model_maker.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -256,16 +257,31 @@ void write_json(const std::filesystem::path& path, const Json& json) {
 
 size_t tensor_bytes(const ExpectedTensor& tensor, DType dtype) { return size_t(tensor.numel()) * dtype_size(dtype); }
 
-// Streams one tensor's values in chunks so large embeddings never sit in RAM whole.
+// Streams one tensor's values in chunks so large embeddings never sit in RAM
+// whole. Each run of kRunValues values has its own generator seeded from the
+// tensor and the run's index, so runs are generated and encoded in parallel
+// (a 70B-class shard is ~9 G values) with values independent of thread count.
 void write_random_tensor(SafetensorsWriter& writer, const ExpectedTensor& tensor, const TestModelSpec& spec) {
-  constexpr int64_t kChunk = int64_t(1) << 20;
-  Random random{tensor_seed(spec.seed, tensor.name)};
+  constexpr int64_t kRunValues = int64_t(1) << 16;
+  constexpr int64_t kChunkValues = kRunValues * 256;  // 16 M values per write
+  const uint64_t seed = tensor_seed(spec.seed, tensor.name);
   const bool norm = is_norm(tensor.name);
-  std::vector<float> values;
-  for (int64_t done = 0; done < tensor.numel(); done += kChunk) {
-    values.resize(size_t(std::min(kChunk, tensor.numel() - done)));
-    for (float& value : values) value = norm ? 1.0f : random.normal(kWeightStd);
-    writer.write(encode_floats(values, spec.dtype));
+  const int64_t value_bytes = int64_t(dtype_size(spec.dtype));
+  std::vector<std::byte> bytes;
+  for (int64_t done = 0; done < tensor.numel(); done += kChunkValues) {
+    const int64_t count = std::min(kChunkValues, tensor.numel() - done);
+    bytes.resize(size_t(count * value_bytes));
+    const int64_t runs = (count + kRunValues - 1) / kRunValues;
+#pragma omp parallel for schedule(static) if (runs > 1)
+    for (int64_t r = 0; r < runs; ++r) {
+      const int64_t begin = r * kRunValues, n = std::min(kRunValues, count - begin);
+      Random random{seed ^ Random{uint64_t((done + begin) / kRunValues)}.next()};
+      std::vector<float> values(static_cast<size_t>(n));
+      for (float& value : values) value = norm ? 1.0f : random.normal(kWeightStd);
+      const std::vector<std::byte> encoded = encode_floats(values, spec.dtype);
+      std::copy(encoded.begin(), encoded.end(), bytes.begin() + begin * value_bytes);
+    }
+    writer.write(bytes);
   }
 }
 

@@ -134,6 +134,29 @@ TEST_F(TestModelMaker, DeterministicFromSeed) {
             a.get("model.layers.0.mlp.gate_proj.weight").to_floats());
 }
 
+// Values are generated in parallel runs of 65536, each with its own seed:
+// runs must differ from one another and keep the weight statistics.
+TEST_F(TestModelMaker, ParallelRunsAreIndependent) {
+  TestModelSpec spec = tiny_spec();
+  spec.hidden_size = 256;
+  spec.vocab_size = 1024;  // a 262144-value embedding: four runs
+  spec.dtype = DType::BF16;
+  make_test_model(spec, dir_);
+  std::vector<float> embed = WeightStore::open(dir_).get("model.embed_tokens.weight").to_floats();
+  ASSERT_EQ(embed.size(), 262144u);
+  constexpr size_t kRun = 65536;
+  for (size_t run = 1; run < 4; ++run)
+    EXPECT_FALSE(std::equal(embed.begin(), embed.begin() + kRun, embed.begin() + run * kRun)) << run;
+  double sum = 0, sum_squares = 0;
+  for (float value : embed) {
+    sum += value;
+    sum_squares += double(value) * value;
+  }
+  const double mean = sum / double(embed.size());
+  EXPECT_NEAR(mean, 0.0, 0.001);
+  EXPECT_NEAR(std::sqrt(sum_squares / double(embed.size()) - mean * mean), 0.02, 0.001);
+}
+
 TEST_F(TestModelMaker, EveryArchitectureLoads) {
   for (ModelFamily family : {ModelFamily::Llama2, ModelFamily::Llama3, ModelFamily::Mistral, ModelFamily::Qwen2}) {
     for (DType dtype : {DType::F32, DType::F16}) {
