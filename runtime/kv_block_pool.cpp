@@ -1,5 +1,6 @@
 #include "runtime/kv_block_pool.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -7,18 +8,30 @@
 
 namespace slkv {
 
+namespace {
+// A slab holds 1/16 of the pool (so at most that much is allocated ahead of
+// use), between 64 and 65536 blocks: few allocations even for GPU caches of
+// millions of blocks, and small pools stay small.
+int64_t slab_blocks_for(int64_t max_blocks) {
+  return std::min(max_blocks, std::clamp<int64_t>(max_blocks / 16, 64, 65536));
+}
+}  // namespace
+
 KvBlockPool::KvBlockPool(int64_t block_size, int64_t floats_per_token, int64_t max_blocks, Backend* memory)
-    : block_size_(block_size), floats_per_token_(floats_per_token), max_blocks_(max_blocks),
-      memory_(memory && !memory->uses_host_memory() ? memory : nullptr) {
+    : block_size_(block_size),
+      floats_per_token_(floats_per_token),
+      max_blocks_(max_blocks),
+      memory_(memory && !memory->uses_host_memory() ? memory : nullptr),
+      blocks_per_slab_(max_blocks > 0 ? slab_blocks_for(max_blocks) : 1) {
   SLKV_CHECK(block_size > 0 && floats_per_token > 0 && max_blocks > 0, "bad KV pool geometry");
 }
 
 KvBlockPool::~KvBlockPool() {
-  for (float* block : storage_) {
+  for (float* slab : slabs_) {
     if (memory_)
-      memory_->release(block);
+      memory_->release(slab);
     else
-      std::free(block);
+      std::free(slab);
   }
 }
 
@@ -28,15 +41,18 @@ BlockId KvBlockPool::allocate() {
     block = free_list_.back();
     free_list_.pop_back();
   } else {
-    if (static_cast<int64_t>(storage_.size()) >= max_blocks_) {
+    if (blocks_created_ >= max_blocks_) {
       throw Error("KV cache is full: all " + std::to_string(max_blocks_) + " blocks of " +
                   std::to_string(block_size_) +
                   " tokens are in use (raise --kv-blocks or shorten the request)");
     }
-    block = static_cast<BlockId>(storage_.size());
-    void* data = memory_ ? memory_->allocate(bytes_per_block()) : std::malloc(bytes_per_block());
-    if (!data) throw Error("out of memory allocating a KV block of " + std::to_string(bytes_per_block()) + " bytes");
-    storage_.push_back(static_cast<float*>(data));
+    if (blocks_created_ == static_cast<int64_t>(slabs_.size()) * blocks_per_slab_) {
+      const int64_t bytes = blocks_per_slab_ * bytes_per_block();
+      void* slab = memory_ ? memory_->allocate(bytes) : std::malloc(static_cast<size_t>(bytes));
+      if (!slab) throw Error("out of memory allocating " + std::to_string(bytes) + " bytes of KV cache");
+      slabs_.push_back(static_cast<float*>(slab));
+    }
+    block = static_cast<BlockId>(blocks_created_++);
     holders_.push_back(0);
   }
   holders_[block] = 1;
@@ -46,25 +62,29 @@ BlockId KvBlockPool::allocate() {
 }
 
 void KvBlockPool::retain(BlockId block) {
-  SLKV_CHECK(block >= 0 && block < static_cast<BlockId>(storage_.size()) && holders_[block] > 0,
+  SLKV_CHECK(block >= 0 && block < static_cast<BlockId>(blocks_created_) && holders_[block] > 0,
              "retaining block " << block << " that is not in use");
   ++holders_[block];
 }
 
 void KvBlockPool::release(BlockId block) {
-  SLKV_CHECK(block >= 0 && block < static_cast<BlockId>(storage_.size()) && holders_[block] > 0,
+  SLKV_CHECK(block >= 0 && block < static_cast<BlockId>(blocks_created_) && holders_[block] > 0,
              "releasing block " << block << " that is not in use");
   if (--holders_[block] > 0) return;
   free_list_.push_back(block);
   --blocks_in_use_;
 }
 
-float* KvBlockPool::keys(BlockId block) { return storage_[block]; }
-float* KvBlockPool::values(BlockId block) { return storage_[block] + block_size_ * floats_per_token_; }
-const float* KvBlockPool::keys(BlockId block) const { return storage_[block]; }
-const float* KvBlockPool::values(BlockId block) const {
-  return storage_[block] + block_size_ * floats_per_token_;
+float* KvBlockPool::keys(BlockId block) {
+  const int64_t block_floats = block_size_ * floats_per_token_;
+  return slabs_[block / blocks_per_slab_] + (block % blocks_per_slab_) * block_floats;
 }
+
+float* KvBlockPool::values(BlockId block) { return keys(block) + blocks_per_slab_ * block_size_ * floats_per_token_; }
+
+const float* KvBlockPool::keys(BlockId block) const { return const_cast<KvBlockPool*>(this)->keys(block); }
+
+const float* KvBlockPool::values(BlockId block) const { return const_cast<KvBlockPool*>(this)->values(block); }
 
 int64_t KvBlockPool::bytes_per_block() const {
   return 2 * block_size_ * floats_per_token_ * static_cast<int64_t>(sizeof(float));

@@ -3,6 +3,10 @@
 // the keys and values of `block_size` tokens of one layer of one sequence.
 // Blocks are recycled through a free list; the pool never exceeds max_blocks.
 // The blocks live in host memory, or in a backend's memory (GPU) when given one.
+// Storage grows by slabs of many blocks (one allocation each, not one per
+// block); a slab keeps all its blocks' keys in one region and their values in
+// another, so blocks with consecutive ids in a slab are contiguous and the
+// cache can hand the attention kernel one span for a run of them.
 #include <cstdint>
 #include <vector>
 
@@ -41,6 +45,7 @@ class KvBlockPool {
   int64_t blocks_in_use() const { return blocks_in_use_; }
   int64_t peak_blocks_in_use() const { return peak_blocks_in_use_; }
   int64_t bytes_per_block() const;  // keys + values
+  int64_t blocks_per_slab() const { return blocks_per_slab_; }
   Backend* memory() const { return memory_; }  // null = host memory
 
  private:
@@ -50,8 +55,10 @@ class KvBlockPool {
   int64_t blocks_in_use_ = 0;
   int64_t peak_blocks_in_use_ = 0;
   Backend* memory_;
-  // Storage grows on demand, one allocation per block, so an idle pool costs nothing.
-  std::vector<float*> storage_;
+  int64_t blocks_per_slab_;
+  // Slabs are allocated on demand, so an idle pool costs nothing.
+  std::vector<float*> slabs_;  // [keys of blocks_per_slab blocks][their values]
+  int64_t blocks_created_ = 0;
   std::vector<BlockId> free_list_;
   std::vector<int32_t> holders_;  // reference count per block; 0 = free
 };

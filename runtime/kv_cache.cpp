@@ -209,7 +209,14 @@ std::vector<KvSpan> KvCache::spans(SequenceId sequence, int64_t layer) const {
       BlockId block = segment.blocks[slot / block_size];
       int64_t offset = slot % block_size;
       int64_t count = std::min(remaining, block_size - offset);
-      result.push_back(KvSpan{pool_.keys(block) + offset * floats, pool_.values(block) + offset * floats, count});
+      const float* keys = pool_.keys(block) + offset * floats;
+      const float* values = pool_.values(block) + offset * floats;
+      // Blocks next to each other in a slab continue the previous run: one span for both.
+      if (!result.empty() && result.back().keys + result.back().n_tokens * floats == keys &&
+          result.back().values + result.back().n_tokens * floats == values)
+        result.back().n_tokens += count;
+      else
+        result.push_back(KvSpan{keys, values, count});
       slot += count;
       remaining -= count;
     }
