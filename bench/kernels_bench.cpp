@@ -18,7 +18,6 @@
 
 #include "kernels/backend.h"
 #include "kernels/cpu/memory_bandwidth.h"
-#include "kernels/cpu/openblas_setup.h"
 
 namespace {
 
@@ -131,7 +130,7 @@ void Prefill(benchmark::State& state) {
   state.counters["GFLOP/s"] =
       benchmark::Counter(2.0 * kPrefillTokens * set.parameters * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["tok/s"] = benchmark::Counter(double(kPrefillTokens), benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(std::string(slkv::dtype_name(dtype)) + " openblas:" + slkv::cpu::openblas_core_name());
+  state.SetLabel(std::string(slkv::dtype_name(dtype)));
 }
 
 // One layer matrix at 512 tokens: args dtype, rows, cols, threads.

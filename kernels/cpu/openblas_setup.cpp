@@ -11,9 +11,4 @@ void ensure_openblas_configured() {
   std::call_once(once, [] { openblas_set_num_threads(1); });
 }
 
-std::string openblas_core_name() {
-  const char* name = openblas_get_corename();
-  return name ? name : "unknown";
-}
-
 }  // namespace slkv::cpu

@@ -1,19 +1,12 @@
 #pragma once
-// One-time OpenBLAS configuration for the GEMM path.
-#include <string>
-
+// One-time OpenBLAS configuration. The GEMM path no longer calls OpenBLAS
+// (it uses oneDNN, see matmul.cpp); this keeps any OpenBLAS call that a
+// linked library makes single-threaded, so that it never starts a second
+// thread pool beside OpenMP's. Once CpuBackend stops calling it, this file
+// and the OpenBLAS dependency can go.
 namespace slkv::cpu {
 
-// Makes OpenBLAS single-threaded (idempotent, thread-safe; call before any
-// sgemm). The GEMM path parallelises with OpenMP instead, each thread running
-// sgemm on its own slice of rows: then only one thread pool uses the cores.
-// Letting OpenBLAS's own pool run the GEMM was as fast alone but 30-40%
-// slower in a prefill-like loop, where OpenMP threads still spinning after an
-// elementwise op compete with it.
+// Makes OpenBLAS single-threaded (idempotent, thread-safe).
 void ensure_openblas_configured();
-
-// The OpenBLAS kernel set in use, e.g. "Haswell" (AVX2) or "Cooperlake"
-// (AVX-512), for benchmark reports. OPENBLAS_CORETYPE overrides it.
-std::string openblas_core_name();
 
 }  // namespace slkv::cpu
