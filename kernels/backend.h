@@ -98,7 +98,7 @@ class Backend {
                                   std::span<const KvSpan> kv, const AttentionShape& shape, float* key_mass) = 0;
 };
 
-// The CPU backend: SIMD kernels, OpenMP over n_threads, OpenBLAS for GEMM.
+// The CPU backend: SIMD kernels, OpenMP over n_threads, oneDNN sgemm for GEMM.
 std::unique_ptr<Backend> make_cpu_backend(int n_threads);
 
 }  // namespace slkv

@@ -10,7 +10,7 @@ PACKAGES=(
   libcxxopts-dev nlohmann-json3-dev
   libpcre2-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libopenblas-dev libdnnl-dev
+  libdnnl-dev
   gnuplot-nox python3-numpy
 )
 

@@ -8,14 +8,12 @@
 #include "kernels/cpu/attention_mass.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
-#include "kernels/cpu/openblas_setup.h"
 #include "runtime/error.h"
 
 namespace slkv {
 
 CpuBackend::CpuBackend(int n_threads) : n_threads_(n_threads) {
   SLKV_CHECK(n_threads >= 1, "CpuBackend needs at least one thread, got " << n_threads);
-  cpu::ensure_openblas_configured();
 }
 
 std::string CpuBackend::name() const { return "cpu"; }

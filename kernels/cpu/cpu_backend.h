@@ -1,6 +1,6 @@
 #pragma once
 // CpuBackend: the Backend implemented with the AVX-512 kernels of
-// kernels/cpu, OpenMP over a fixed number of threads, OpenBLAS for GEMM.
+// kernels/cpu, OpenMP over a fixed number of threads, oneDNN sgemm for GEMM.
 #include <cstdint>
 #include <span>
 #include <string>
