@@ -37,7 +37,6 @@ if [[ ${1:-} == --make-bundle ]]; then
   mkdir -p "$bundle_dir"
   tar czf "$bundle_dir/bundle.tar.gz" -C "$staging" .
   rm -rf "$staging"
-  grep -qx "/$bundle_dir/" .git/info/exclude 2>/dev/null || echo "/$bundle_dir/" >>.git/info/exclude
   echo "wrote $bundle_dir/bundle.tar.gz ($(du -h "$bundle_dir/bundle.tar.gz" | cut -f1)); carry $bundle_dir"
   exit 0
 fi
