@@ -254,7 +254,10 @@ void gemm(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int
 }
 
 void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
-  if (n_tokens >= kGemmMinTokens)
+  // A cache-resident matrix stays on the GEMV tiles whatever the token count:
+  // its work is microseconds, less than oneDNN's first-call JIT per shape.
+  const bool cache_resident = w.rows * w.cols * static_cast<int64_t>(dtype_size(w.dtype)) < kMinParallelBytes;
+  if (n_tokens >= kGemmMinTokens && !cache_resident)
     gemm(x, n_tokens, w, y, n_threads);
   else
     gemv(x, n_tokens, w, y, n_threads);
