@@ -79,7 +79,7 @@ int run_analyze_layers(int argc, char** argv) {
   if (prompt_tokens.empty()) throw Error("--input " + input + " holds no prompts");
 
   std::unique_ptr<Backend> backend = make_backend(device, args["threads"].as<int>());
-  attach_device_communicators(layout, *backend);
+  const DeviceCommunicators device_communicators = attach_device_communicators(layout, *backend);
   std::unique_ptr<Model> model = Model::load(model_dir, layout.shard, backend.get());
   KvPolicyConfig config = kv_policy_from_args(args, model->config());
   config.kind = KvPolicyKind::Full;  // score only, trim nothing

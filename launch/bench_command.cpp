@@ -92,7 +92,7 @@ int run_bench(int argc, char** argv) {
   const std::string device = resolve_device(args["device"].as<std::string>());
   RankLayout layout = make_rank_layout(args, model_dir);
   std::unique_ptr<Backend> backend = make_backend(device, threads);
-  attach_device_communicators(layout, *backend);
+  const DeviceCommunicators device_communicators = attach_device_communicators(layout, *backend);
   std::unique_ptr<Model> model = Model::load(model_dir, layout.shard, backend.get());
   const ModelConfig& config = model->config();
   const int64_t vocab = config.vocab_size;

@@ -464,7 +464,7 @@ int run_bench_kv(int argc, char** argv) {
   const std::vector<std::vector<int32_t>>& prompts = token_lists;
 
   std::unique_ptr<Backend> backend = make_backend(device, threads);
-  attach_device_communicators(layout, *backend);
+  const DeviceCommunicators device_communicators = attach_device_communicators(layout, *backend);
   std::unique_ptr<Model> model = Model::load(model_dir, layout.shard, backend.get());
 
   Context ctx{*model, *backend, new_tokens, layout};

@@ -120,7 +120,7 @@ int run_generate(int argc, char** argv) {
   maybe_inject_failure("load", topology.rank);
   // The backend first: a GPU backend must outlive the model and cache it holds.
   std::unique_ptr<Backend> backend = make_backend(device, threads);
-  attach_device_communicators(layout, *backend);
+  const DeviceCommunicators device_communicators = attach_device_communicators(layout, *backend);
   std::unique_ptr<Model> model = Model::load(model_dir, layout.shard, backend.get());
   const KvPolicyConfig kv_policy = kv_policy_from_args(args, model->config());
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();

@@ -42,19 +42,21 @@ RankLayout make_rank_layout(const cxxopts::ParseResult& args, const std::filesys
   return layout;
 }
 
-void attach_device_communicators(RankLayout& layout, Backend& backend) {
-  if (!layout.context || backend.uses_host_memory()) return;
+DeviceCommunicators attach_device_communicators(RankLayout& layout, Backend& backend) {
+  DeviceCommunicators communicators;
+  if (!layout.context || backend.uses_host_memory()) return communicators;
 #ifdef SLKV_HAVE_CUDA
   auto* cuda = dynamic_cast<CudaBackend*>(&backend);
   if (!cuda) throw Error("no device communicator for the " + backend.name() + " backend");
   auto nccl = [&](MPI_Comm group) {
-    layout.device_communicators.push_back(std::make_unique<NcclCommunicator>(group, cuda->compute_stream()));
-    return layout.device_communicators.back().get();
+    communicators.push_back(std::make_unique<NcclCommunicator>(group, cuda->compute_stream()));
+    return communicators.back().get();
   };
   // Every rank creates the groups in the same order (NCCL init is collective;
   // TP groups are disjoint, so all of them finish before any PP group starts).
   if (layout.topology.tp > 1) layout.shard.tp_comm = nccl(layout.context->tp_group());
   if (layout.topology.pp > 1) layout.shard.pp_comm = nccl(layout.context->pp_group());
+  return communicators;
 #else
   throw Error("no device communicator for the " + backend.name() + " backend in this build");
 #endif

@@ -23,9 +23,6 @@ struct RankLayout {
   Topology topology;
   ModelShard shard;                          // this rank's layers, heads and groups
   std::unique_ptr<ParallelContext> context;  // null on a single process
-  // GPU backends: NCCL groups over the TP and PP ranks, which the shard uses
-  // for its activations in device memory (the MPI groups carry host data).
-  std::vector<std::unique_ptr<Communicator>> device_communicators;
 
   bool coordinator() const { return topology.is_coordinator(); }
   bool distributed() const { return context != nullptr; }
@@ -37,10 +34,13 @@ struct RankLayout {
 // counts) before any weight is read, then builds the groups (collective).
 RankLayout make_rank_layout(const cxxopts::ParseResult& args, const std::filesystem::path& model_dir);
 
-// For a backend whose activations are not in host memory (CUDA): replaces the
-// shard's TP and PP communicators with NCCL ones over the same ranks, ordered
-// on the backend's compute stream. A no-op for host backends and one process.
-void attach_device_communicators(RankLayout& layout, Backend& backend);
+// A backend whose activations are not in host memory (CUDA) needs its own
+// communicators: this makes NCCL ones over the shard's TP and PP ranks,
+// ordered on the backend's compute stream, points the shard at them and
+// returns them (nothing for host backends or one process). Declare the
+// result after the backend so that they go before it.
+using DeviceCommunicators = std::vector<std::unique_ptr<Communicator>>;
+DeviceCommunicators attach_device_communicators(RankLayout& layout, Backend& backend);
 
 // Coordinator -> every rank: lists of token ids only rank 0 has (it tokenizes).
 void broadcast_token_lists(const RankLayout& layout, std::vector<std::vector<int32_t>>& lists);

@@ -38,7 +38,7 @@ int64_t matrix_bytes(const WeightMatrix& w) { return w.rows * w.cols * static_ca
 }  // namespace
 
 Model::Model(ModelConfig config, WeightStore weights, const ModelShard& shard, Backend* backend)
-    : config_(std::move(config)), weights_(std::move(weights)), shard_(shard) {
+    : shard_(shard), config_(std::move(config)), weights_(std::move(weights)) {
   const ModelConfig& c = config_;
   if (shard_.layers.end < 0) shard_.layers = IndexRange{0, c.num_layers};
   SLKV_CHECK(shard_.layers.begin >= 0 && shard_.layers.end <= c.num_layers && shard_.layers.size() > 0,

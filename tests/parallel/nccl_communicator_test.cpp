@@ -26,6 +26,8 @@ TEST(NcclCommunicator, OneRankCollectives) {
   float* device = nullptr;
   ASSERT_EQ(cudaMalloc(&device, 6 * sizeof(float)), cudaSuccess);
   ASSERT_EQ(cudaMemcpy(device, host.data(), 3 * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+  // A pageable-memory cudaMemcpy may return before its DMA lands; the communicator's stream does not wait for it.
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   comm.all_reduce_sum(device, 3);
   comm.broadcast(device, 3 * sizeof(float), 0);
   const int64_t counts[] = {3};
@@ -38,6 +40,7 @@ TEST(NcclCommunicator, OneRankCollectives) {
   const double values[] = {0.5, 0.25};
   ASSERT_EQ(cudaMalloc(&sums, sizeof values), cudaSuccess);
   ASSERT_EQ(cudaMemcpy(sums, values, sizeof values, cudaMemcpyHostToDevice), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   comm.all_reduce_sum(sums, 2);
   comm.reduce_sum(sums, 2, 0);
   double result[2];
