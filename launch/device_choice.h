@@ -1,7 +1,8 @@
 #pragma once
 // --device: which backend a model-running subcommand uses. `auto` (the
-// default) is cuda when this build has the CUDA backend and a GPU is visible,
-// else cpu. Under mpirun each rank takes GPU local_rank % device_count.
+// default) is cuda when this build has the CUDA backend and every rank on the
+// node can have a GPU of its own, else cpu. Under mpirun each rank takes GPU
+// local_rank % device_count.
 #include <cxxopts.hpp>
 #include <memory>
 #include <string>
