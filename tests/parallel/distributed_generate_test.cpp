@@ -3,6 +3,7 @@
 // single-process tokens, logits (1e-4) and lazy-layer decisions, with the
 // decisions applied identically on every rank; failing ranks take the job
 // down promptly with a message naming the rank; bad layouts fail before loading.
+// All on the CPU backend (--device cpu), also on a machine with a GPU.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -32,7 +33,7 @@ std::filesystem::path prompts_file() {
 }
 
 std::string base_args(const std::string& policy) {
-  return "--model " + testing::stories_dir().string() + " --prompts-file " + prompts_file().string() +
+  return "--device cpu --model " + testing::stories_dir().string() + " --prompts-file " + prompts_file().string() +
          " --max-new-tokens 12 --temperature 0 --threads 1 --json --dump-logits --kv-policy " + policy +
          " --sink 4 --recent 16 --obs-window 8 --snapkv-budget 12 --lazy-threshold 0.85";
 }
@@ -236,7 +237,7 @@ TEST(DistributedGenerate, ReplicatedKvHeadsQwen2Bf16Shards) {
                            " --dtype bf16 --shards 2 --seed 7 > /dev/null 2>&1";
   ASSERT_EQ(std::system(make.c_str()), 0);
   for (const char* policy : {"snapkv", "simlayerkv+snapkv"}) {
-    const std::string args = "--model " + dir.string() + " --prompts-file " + prompts_file().string() +
+    const std::string args = "--device cpu --model " + dir.string() + " --prompts-file " + prompts_file().string() +
                              " --max-new-tokens 8 --temperature 0 --threads 1 --json --dump-logits --kv-policy " +
                              policy + " --sink 4 --recent 16 --obs-window 8 --snapkv-budget 12 --lazy-threshold 0.25";
     const JobRun single = run(0, args);

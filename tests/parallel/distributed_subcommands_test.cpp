@@ -2,6 +2,8 @@
 // analyze-layers and bench-kv must report what one process reports (scores
 // are summed over the ranks' heads and stages, logits reach every rank), and
 // bench must report every rank's share of the weights and its communication.
+// All on the CPU backend (--device cpu), also on a machine with a GPU: the
+// CUDA path has its own tests.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,7 +27,7 @@ const Layout kLayouts[] = {{2, "--tp 2"}, {2, "--pp 2 --pp-layers 2,3"}, {4, "--
 
 TEST(DistributedSubcommands, AnalyzeLayersMatchesOneProcess) {
   SLKV_REQUIRE_SHARED();
-  const std::string args = "--model " + testing::stories_dir().string() + " --input " +
+  const std::string args = "--device cpu --model " + testing::stories_dir().string() + " --input " +
                            (testing::shared_dir() / "data" / "longbench" / "multi_news.jsonl").string() +
                            " --dataset multi_news --max-prompts 2 --recent 64 --threads 1 --json";
   const JobRun single = run(0, args, "", "analyze-layers");
@@ -69,7 +71,7 @@ std::vector<std::string> fidelity_rows(const std::string& output) {
 
 TEST(DistributedSubcommands, BenchKvMatchesOneProcess) {
   SLKV_REQUIRE_SHARED();
-  const std::string args = "--model " + testing::stories_dir().string() +
+  const std::string args = "--device cpu --model " + testing::stories_dir().string() +
                            " --prompts 2 --prompt-tokens 160 --new-tokens 12 --thresholds 0.7,0.9 "
                            "--streaming-recent 32 --snapkv-budgets 32 --hybrid-budget 48 --control-draws 1 "
                            "--timing-reps 1 --recent 32 --threads 1";
@@ -86,7 +88,7 @@ TEST(DistributedSubcommands, BenchKvMatchesOneProcess) {
 
 TEST(DistributedSubcommands, BenchReportsEveryRank) {
   SLKV_REQUIRE_SHARED();
-  const std::string args = "--model " + testing::stories_dir().string() +
+  const std::string args = "--device cpu --model " + testing::stories_dir().string() +
                            " --threads 1 --prefill-tokens 64 --decode-tokens 16 --reps 1 --llamacpp '' --json";
   const JobRun single = run(0, args, "", "bench");
   ASSERT_EQ(single.exit_code, 0) << single.output;
