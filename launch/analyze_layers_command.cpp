@@ -48,12 +48,11 @@ int run_analyze_layers(int argc, char** argv) {
       ("input", "prompts: one per line (JSON string, LongBench/RULER JSON object, or plain text)", cxxopts::value<std::string>())
       ("dataset", "LongBench dataset name: use its template from dataset2prompt.json beside --input", cxxopts::value<std::string>()->default_value(""))
       ("max-prompts", "analyse at most this many prompts (0 = all)", cxxopts::value<int64_t>()->default_value("0"))
-      ("threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))
       ("json", "print one JSON object");
   // clang-format on
   add_kv_policy_options(options);
   add_parallel_options(options);
-  add_device_option(options);
+  add_device_options(options, default_thread_count());
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -63,7 +62,7 @@ int run_analyze_layers(int argc, char** argv) {
 
   // Under mpirun every rank runs its shard; rank 0 reads and tokenizes the
   // prompts, the ranks' scores are summed and every rank gets the result.
-  const std::string device = resolve_device(args["device"].as<std::string>());
+  const DeviceChoice choice = device_choice(args);
   RankLayout layout = make_rank_layout(args, model_dir);
   std::vector<std::vector<int32_t>> prompt_tokens;
   if (layout.coordinator()) {
@@ -78,26 +77,26 @@ int run_analyze_layers(int argc, char** argv) {
 
   if (prompt_tokens.empty()) throw Error("--input " + input + " holds no prompts");
 
-  std::unique_ptr<Backend> backend = make_backend(device, args["threads"].as<int>());
-  const DeviceCommunicators device_communicators = attach_device_communicators(layout, *backend);
-  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard, backend.get());
-  KvPolicyConfig config = kv_policy_from_args(args, model->config());
+  RankModel rank = load_rank_model(layout, model_dir, choice);
+  Model& model = *rank.model;
+  Backend& backend = *rank.backend;
+  KvPolicyConfig config = kv_policy_from_args(args, model.config());
   config.kind = KvPolicyKind::Full;  // score only, trim nothing
   config.detect = LazyDetect::Prefill;
-  const int64_t layers = model->config().num_layers;
+  const int64_t layers = model.config().num_layers;
 
   std::vector<std::vector<double>> scores(layers);  // [layer][prompt]
   int64_t total_tokens = 0;
   for (const std::vector<int32_t>& tokens : prompt_tokens) {
     total_tokens += static_cast<int64_t>(tokens.size());
-    KvCacheGeometry geometry = kv_geometry_for(model->config(), {static_cast<int64_t>(tokens.size())});
-    geometry.n_kv_heads = model->attention_shape().n_kv_heads;  // this rank's KV heads
-    KvCache cache(geometry, backend.get());
-    KvPolicy policy(config, layers, *backend);
+    KvCacheGeometry geometry = kv_geometry_for(model.config(), {static_cast<int64_t>(tokens.size())});
+    geometry.n_kv_heads = model.attention_shape().n_kv_heads;  // this rank's KV heads
+    KvCache cache(geometry, &backend);
+    KvPolicy policy(config, layers, backend);
     policy.set_sync(layout.sync());
     SequenceChunk chunk{cache.add_sequence(), tokens, 0};
     std::vector<float> logits;
-    model->forward(std::span(&chunk, 1), cache, *backend, LogitsFor::LastToken, logits,
+    model.forward(std::span(&chunk, 1), cache, backend, LogitsFor::LastToken, logits,
                    policy.begin_prefill(std::span(&chunk, 1)));
     policy.end_prefill(cache);
     LayerDecisions decisions = policy.decisions(chunk.sequence);
@@ -105,7 +104,7 @@ int run_analyze_layers(int argc, char** argv) {
   }
   if (!layout.coordinator()) return 0;
 
-  const double preset = KvPolicyConfig::preset_for(model->config()).threshold;
+  const double preset = KvPolicyConfig::preset_for(model.config()).threshold;
   nlohmann::json report = {{"model", model_dir.string()},  {"prompts", prompt_tokens.size()},
                            {"mean_prompt_tokens", double(total_tokens) / prompt_tokens.size()},
                            {"sink", config.sink},          {"recent", config.recent},

@@ -69,7 +69,6 @@ int run_bench(int argc, char** argv) {
   // clang-format off
   options.add_options()
       ("model", "model directory", cxxopts::value<std::string>())
-      ("threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))
       ("prefill-tokens", "prompt length for the prefill measurement", cxxopts::value<int64_t>()->default_value("512"))
       ("decode-tokens", "tokens generated for the decode measurement", cxxopts::value<int64_t>()->default_value("256"))
       ("reps", "repetitions (the median is reported)", cxxopts::value<int>()->default_value("3"))
@@ -79,22 +78,22 @@ int run_bench(int argc, char** argv) {
       ("json", "print one JSON object");
   // clang-format on
   add_parallel_options(options);
-  add_device_option(options);
+  add_device_options(options, default_thread_count());
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
   const std::filesystem::path model_dir = required_flag(args, "model", "DIR");
-  const int threads = args["threads"].as<int>();
+  const DeviceChoice choice = device_choice(args);
+  const int threads = choice.threads;
   const int reps = args["reps"].as<int>();
-  if (threads < 1 || reps < 1) throw Error("--threads and --reps must be >= 1");
+  if (reps < 1) throw Error("--reps must be >= 1");
 
   // Under mpirun every rank runs its shard; rank 0 tokenizes, samples and reports.
-  const std::string device = resolve_device(args["device"].as<std::string>());
   RankLayout layout = make_rank_layout(args, model_dir);
-  std::unique_ptr<Backend> backend = make_backend(device, threads);
-  const DeviceCommunicators device_communicators = attach_device_communicators(layout, *backend);
-  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard, backend.get());
-  const ModelConfig& config = model->config();
+  RankModel rank = load_rank_model(layout, model_dir, choice);
+  Model& model = *rank.model;
+  Backend& backend = *rank.backend;
+  const ModelConfig& config = model.config();
   const int64_t vocab = config.vocab_size;
   const int64_t context = config.max_position_embeddings;
   const int64_t n_prefill = std::min(args["prefill-tokens"].as<int64_t>(), context);
@@ -109,13 +108,13 @@ int run_bench(int argc, char** argv) {
 
   KvCacheGeometry geometry =
       kv_geometry_for(config, {std::max<int64_t>(n_prefill, static_cast<int64_t>(prompt.size()) + n_decode)});
-  geometry.n_kv_heads = model->attention_shape().n_kv_heads;  // this rank's KV heads
-  KvCache cache(geometry, backend.get());
+  geometry.n_kv_heads = model.attention_shape().n_kv_heads;  // this rank's KV heads
+  KvCache cache(geometry, &backend);
   std::vector<float> logits;
   // One forward plus what a generation step needs after it: the logits on
   // rank 0, its greedy token on every rank (a no-op exchange on one process).
   auto step = [&](const SequenceChunk& chunk) {
-    model->forward(std::span(&chunk, 1), cache, *backend, LogitsFor::LastToken, logits);
+    model.forward(std::span(&chunk, 1), cache, backend, LogitsFor::LastToken, logits);
     std::vector<int32_t> token{0};
     if (layout.context) layout.context->logits_to_coordinator(logits, 1, vocab);
     if (layout.coordinator()) token[0] = argmax(logits);
@@ -156,8 +155,8 @@ int run_bench(int argc, char** argv) {
   const double decode_rate = median(decode_rates);
   // Every rank's figures, on every rank (sums are whole-model figures).
   const std::vector<double> rank_weight_bytes =
-      per_rank_values(layout, static_cast<double>(model->weight_bytes_per_token()));
-  const std::vector<double> rank_loaded_bytes = per_rank_values(layout, static_cast<double>(model->loaded_bytes()));
+      per_rank_values(layout, static_cast<double>(model.weight_bytes_per_token()));
+  const std::vector<double> rank_loaded_bytes = per_rank_values(layout, static_cast<double>(model.loaded_bytes()));
   const std::vector<double> rank_communication_ms = per_rank_values(layout, median(communication_ms_per_step));
   const std::vector<double> rank_rss_mib = per_rank_values(layout, peak_rss_bytes() / (1024.0 * 1024.0));
   if (!layout.coordinator()) return 0;
@@ -169,14 +168,14 @@ int run_bench(int argc, char** argv) {
   const bool single = !layout.distributed();
   // The CPU comparisons (host read bandwidth, llama.cpp's CPU build) only mean
   // something for a single CPU process; `slkv bench-decode` covers GPUs.
-  const bool cpu_alone = single && device == "cpu";
+  const bool cpu_alone = single && choice.device == "cpu";
   // Measured with every core to itself: under mpirun the other ranks would compete for them.
   const double bandwidth_gbps = cpu_alone ? measure_memory_read_bandwidth_gbps(threads) : 0.0;
 
   nlohmann::json report = {
       {"model", model_dir.string()},
       {"threads", threads},
-      {"weight_dtype", std::string(dtype_name(model->weights().tensors().begin()->second.dtype))},
+      {"weight_dtype", std::string(dtype_name(model.weights().tensors().begin()->second.dtype))},
       {"parameters", config.parameter_count()},
       {"prefill_tokens", n_prefill},
       {"prefill_tok_s", prefill_rate},
@@ -187,7 +186,7 @@ int run_bench(int argc, char** argv) {
       {"decode_weight_gbps", achieved_gbps},
       {"peak_rss_mib", rss_mib},
   };
-  report["device"] = device;
+  report["device"] = choice.device;
   if (cpu_alone) report["memory_read_gbps"] = bandwidth_gbps;
   if (!single) {
     std::vector<double> compute_ms;

@@ -440,7 +440,6 @@ int run_bench_decode(int argc, char** argv) {
   // clang-format off
   options.add_options()
       ("model", "model directory", cxxopts::value<std::string>())
-      ("threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))
       ("batch", "comma-separated batch sizes", cxxopts::value<std::string>()->default_value("1,8,32"))
       ("context", "comma-separated context lengths (tokens of KV per sequence before decoding)",
        cxxopts::value<std::string>()->default_value("4096,16384,32768"))
@@ -461,7 +460,7 @@ int run_bench_decode(int argc, char** argv) {
        cxxopts::value<double>()->default_value("0"))
       ("json", "print one JSON object");
   // clang-format on
-  add_device_option(options);
+  add_device_options(options, default_thread_count());
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -469,8 +468,8 @@ int run_bench_decode(int argc, char** argv) {
 
   // Every flag is checked before the model is read.
   const std::filesystem::path model_dir = required_flag(args, "model", "DIR");
-  const int threads = args["threads"].as<int>();
-  if (threads < 1) throw Error("--threads must be >= 1");
+  const DeviceChoice choice = device_choice(args);
+  const int threads = choice.threads;
   Settings settings;
   settings.batches = parse_positive_list(args["batch"].as<std::string>(), "batch");
   settings.contexts = parse_positive_list(args["context"].as<std::string>(), "context");
@@ -497,31 +496,32 @@ int run_bench_decode(int argc, char** argv) {
   if (!(bandwidth_gbps >= 0)) throw Error("--bandwidth-gbps must be >= 0");
   settings.max_seconds = args["max-seconds"].as<double>();
   if (!(settings.max_seconds >= 0)) throw Error("--max-seconds must be >= 0");
-  const std::string device = resolve_device(args["device"].as<std::string>());
 
   // A GPU backend must exist before the model (its parameters are copied
   // into it) and outlive the model and the cache.
-  std::unique_ptr<Backend> backend = make_backend(device, threads);
-  std::unique_ptr<Model> model = Model::load(model_dir, {}, backend.get());
-  const ModelConfig& config = model->config();
+  std::unique_ptr<Backend> owned_backend = make_backend(choice);
+  Backend& backend = *owned_backend;
+  std::unique_ptr<Model> owned_model = Model::load(model_dir, {}, &backend);
+  Model& model = *owned_model;
+  const ModelConfig& config = model.config();
   settings.lazy_layers = evenly_spread_layers(lazy_fraction, config.num_layers);
-  if (bandwidth_gbps == 0) bandwidth_gbps = read_bandwidth_gbps(device, threads);
+  if (bandwidth_gbps == 0) bandwidth_gbps = read_bandwidth_gbps(choice.device, threads);
 
   // One cache for the whole run: points add and remove sequences and the pool
   // recycles its blocks, so device memory is allocated once, not per point.
   KvCacheGeometry geometry = kv_geometry_for(config, {1});
-  geometry.n_kv_heads = model->attention_shape().n_kv_heads;
+  geometry.n_kv_heads = model.attention_shape().n_kv_heads;
   const int64_t bytes_per_block =
       2 * geometry.block_size * geometry.n_kv_heads * geometry.head_dim * static_cast<int64_t>(sizeof(float));
   // Scratch activations of a prefill chunk, twice over for the backend's temporaries.
-  const AttentionShape heads = model->attention_shape();
+  const AttentionShape heads = model.attention_shape();
   const int64_t chunk = std::min(settings.prefill_chunk, settings.contexts.back());
   const int64_t scratch_floats_per_token = 3 * config.hidden_size + 2 * heads.n_heads * config.head_dim +
                                            2 * heads.n_kv_heads * config.head_dim + 2 * config.intermediate_size +
                                            heads.n_heads;
   const int64_t reserve = 2 * chunk * scratch_floats_per_token * static_cast<int64_t>(sizeof(float)) + (int64_t(1) << 30);
   settings.kv_budget = budget_gib > 0 ? static_cast<int64_t>(budget_gib * (1ll << 30))
-                                      : automatic_kv_budget(device, model->loaded_bytes(), reserve);
+                                      : automatic_kv_budget(choice.device, model.loaded_bytes(), reserve);
   int64_t max_blocks = 1;
   for (int64_t context : settings.contexts)
     for (int64_t batch : settings.batches) {
@@ -530,10 +530,10 @@ int run_bench_decode(int argc, char** argv) {
         max_blocks = std::max(max_blocks, blocks);
     }
   geometry.max_blocks = max_blocks;
-  KvCache cache(geometry, backend.get());
+  KvCache cache(geometry, &backend);
 
   Json prefill = Json::array(), points = Json::array();
-  DecodeBench bench(*model, *backend, cache, settings, bandwidth_gbps, start);
+  DecodeBench bench(model, backend, cache, settings, bandwidth_gbps, start);
   for (int64_t context : settings.contexts) bench.run_context(context, prefill, points);
 
   Json largest = Json::object();
@@ -543,9 +543,9 @@ int run_bench_decode(int argc, char** argv) {
       largest[key] = std::max(largest.value(key, int64_t(0)), point["batch"].get<int64_t>());
     }
   Json report = {{"model", model_dir.string()},
-                 {"device", device},
+                 {"device", choice.device},
                  {"threads", threads},
-                 {"weight_dtype", std::string(dtype_name(model->weights().tensors().begin()->second.dtype))},
+                 {"weight_dtype", std::string(dtype_name(model.weights().tensors().begin()->second.dtype))},
                  {"layers", config.num_layers},
                  {"hidden_size", config.hidden_size},
                  {"n_heads", heads.n_heads},
@@ -553,7 +553,7 @@ int run_bench_decode(int argc, char** argv) {
                  {"head_dim", config.head_dim},
                  {"vocab_size", config.vocab_size},
                  {"read_bandwidth_gbps", bandwidth_gbps},
-                 {"weight_bytes_per_step", model->weight_bytes_per_token()},
+                 {"weight_bytes_per_step", model.weight_bytes_per_token()},
                  {"kv_bytes_per_token_per_layer", cache.bytes_per_token_per_layer()},
                  {"kv_budget_bytes", settings.kv_budget},
                  {"fill", fill},

@@ -388,11 +388,10 @@ int run_bench_kv(int argc, char** argv) {
       ("seed", "seed of the control's layer choice", cxxopts::value<uint64_t>()->default_value("1234"))
       ("timing-reps", "decode timing repetitions at the longest context, fastest reported (0: no timing)",
        cxxopts::value<int64_t>()->default_value("5"))
-      ("threads", "CPU threads", cxxopts::value<int>()->default_value("1"))
       ("data", "also write the points as TSV blocks (one per series) for gnuplot", cxxopts::value<std::string>());
   // clang-format on
   add_parallel_options(options);
-  add_device_option(options);
+  add_device_options(options, 1);
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
@@ -402,13 +401,13 @@ int run_bench_kv(int argc, char** argv) {
   const int64_t new_tokens = args["new-tokens"].as<int64_t>();
   const int64_t control_draws = args["control-draws"].as<int64_t>();
   const int64_t timing_reps = args["timing-reps"].as<int64_t>();
-  const int threads = args["threads"].as<int>();
+  const DeviceChoice choice = device_choice(args);
+  const int threads = choice.threads;
   if (n_prompts < 1) throw Error("--prompts must be >= 1");
   if (prompt_tokens < 2) throw Error("--prompt-tokens must be >= 2");
   if (new_tokens < 2) throw Error("--new-tokens must be >= 2");
   if (control_draws < 0) throw Error("--control-draws must be >= 0");
   if (timing_reps < 0) throw Error("--timing-reps must be >= 0");
-  if (threads < 1) throw Error("--threads must be >= 1");
   if (args["hybrid-budget"].as<int64_t>() < 0) throw Error("--hybrid-budget must be >= 0");
   const std::vector<double> thresholds = parse_list<double>("thresholds", args["thresholds"].as<std::string>());
   const std::vector<int64_t> streaming_recent =
@@ -424,7 +423,6 @@ int run_bench_kv(int argc, char** argv) {
 
   // Under mpirun every rank runs its shard of every sequence; rank 0 reads
   // and tokenizes the texts and prints the tables.
-  const std::string device = resolve_device(args["device"].as<std::string>());
   RankLayout layout = make_rank_layout(args, model_dir);
   const ModelConfig model_config = ModelConfig::load(model_dir);
   const int64_t context = model_config.max_position_embeddings;
@@ -463,11 +461,11 @@ int run_bench_kv(int argc, char** argv) {
   token_lists.pop_back();
   const std::vector<std::vector<int32_t>>& prompts = token_lists;
 
-  std::unique_ptr<Backend> backend = make_backend(device, threads);
-  const DeviceCommunicators device_communicators = attach_device_communicators(layout, *backend);
-  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard, backend.get());
+  RankModel rank = load_rank_model(layout, model_dir, choice);
+  Model& model = *rank.model;
+  Backend& backend = *rank.backend;
 
-  Context ctx{*model, *backend, new_tokens, layout};
+  Context ctx{model, backend, new_tokens, layout};
   Sweep sweep{.ctx = ctx,
               .prompts = prompts,
               .timing_prompt = timing_prompt,
@@ -530,7 +528,7 @@ int run_bench_kv(int argc, char** argv) {
   if (!layout.coordinator()) return 0;
 
   // ---- markdown
-  const int64_t layers = model->config().num_layers;
+  const int64_t layers = model.config().num_layers;
   std::cout << "Model " << model_dir.filename().string() << " (" << layers << " layers, context " << context << "), "
             << n_prompts << " prompts of " << prompt_tokens << " tokens from " << text_dir.filename().string() << ", "
             << new_tokens << " generated tokens; sink " << base.sink << ", recent " << base.recent << ", obs_window "

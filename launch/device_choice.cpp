@@ -20,13 +20,7 @@ int local_size_from_environment() {
 }
 #endif
 
-}  // namespace
-
-void add_device_option(cxxopts::Options& options) {
-  options.add_options()("device", "auto, cpu or cuda (auto: cuda when a GPU is visible, else cpu)",
-                        cxxopts::value<std::string>()->default_value("auto"));
-}
-
+// "cpu" or "cuda": what --device (auto|cpu|cuda) means on this machine.
 std::string resolve_device(const std::string& requested) {
   if (requested != "auto" && requested != "cpu" && requested != "cuda")
     throw Error("--device must be auto, cpu or cuda, got '" + requested + "'");
@@ -47,15 +41,29 @@ std::string resolve_device(const std::string& requested) {
 #endif
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& device, int cpu_threads) {
-  if (device == "cpu") return make_cpu_backend(cpu_threads);
+}  // namespace
+
+void add_device_options(cxxopts::Options& options, int default_threads) {
+  options.add_options()("device", "auto, cpu or cuda (auto: cuda when every rank here has a GPU, else cpu)",
+                        cxxopts::value<std::string>()->default_value("auto"))(
+      "threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_threads)));
+}
+
+DeviceChoice device_choice(const cxxopts::ParseResult& args) {
+  DeviceChoice choice{resolve_device(args["device"].as<std::string>()), args["threads"].as<int>()};
+  if (choice.threads < 1) throw Error("--threads must be >= 1, got " + std::to_string(choice.threads));
+  return choice;
+}
+
+std::unique_ptr<Backend> make_backend(const DeviceChoice& choice) {
+  if (choice.device == "cpu") return make_cpu_backend(choice.threads);
 #ifdef SLKV_HAVE_CUDA
-  if (device == "cuda") {
+  if (choice.device == "cuda") {
     select_cuda_device(local_rank_from_environment());
     return make_cuda_backend();
   }
 #endif
-  throw Error("no backend for device '" + device + "'");
+  throw Error("no backend for device '" + choice.device + "'");
 }
 
 }  // namespace slkv

@@ -11,13 +11,18 @@
 
 namespace slkv {
 
-void add_device_option(cxxopts::Options& options);
+// Adds --device and --threads (the CPU backend's threads, default_threads unless given).
+void add_device_options(cxxopts::Options& options, int default_threads);
 
-// "cpu" or "cuda": what --device (auto|cpu|cuda) resolves to on this machine.
-// Throws slkv::Error for an unknown name, or cuda without a CUDA build or GPU.
-std::string resolve_device(const std::string& requested);
+struct DeviceChoice {
+  std::string device;  // "cpu" or "cuda": what --device resolved to on this machine
+  int threads = 1;     // CPU threads
+};
 
-// The backend for a resolved device; cpu_threads is the CPU backend's thread count.
-std::unique_ptr<Backend> make_backend(const std::string& device, int cpu_threads);
+// Reads --device and --threads. Throws slkv::Error naming the flag: an
+// unknown device, cuda without a CUDA build or a GPU per rank, threads < 1.
+DeviceChoice device_choice(const cxxopts::ParseResult& args);
+
+std::unique_ptr<Backend> make_backend(const DeviceChoice& choice);
 
 }  // namespace slkv

@@ -70,7 +70,6 @@ int run_generate(int argc, char** argv) {
       ("top-k", "keep the k most likely tokens (0 = off)", cxxopts::value<int64_t>())
       ("top-p", "nucleus sampling mass (1 = off)", cxxopts::value<float>())
       ("seed", "sampling seed (default: random)", cxxopts::value<uint64_t>())
-      ("threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_thread_count())))
       ("json", "print one JSON object per prompt instead of streaming text")
       ("dump-decisions", "every rank writes DIR/rank<N>.json with the lazy-layer decisions it applied", cxxopts::value<std::string>())
       ("micro-batches", "split each batch into this many micro-batches so pipeline stages overlap (default: --pp)", cxxopts::value<int64_t>())
@@ -78,16 +77,14 @@ int run_generate(int argc, char** argv) {
   // clang-format on
   add_kv_policy_options(options);
   add_parallel_options(options);
-  add_device_option(options);
+  add_device_options(options, default_thread_count());
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
   const std::filesystem::path model_dir = required_flag(args, "model", "DIR");
   if (args.count("prompt") == args.count("prompts-file"))
     throw Error("give exactly one of --prompt TEXT or --prompts-file FILE");
-  const std::string device = resolve_device(args["device"].as<std::string>());
-  const int threads = args["threads"].as<int>();
-  if (threads < 1) throw Error("--threads must be >= 1");
+  const DeviceChoice choice = device_choice(args);
   const bool json_output = args.count("json") > 0;
 
   // The grid and the slices are checked against config.json before any weight is read.
@@ -118,11 +115,10 @@ int run_generate(int argc, char** argv) {
   std::optional<Tokenizer> tokenizer;
   if (coordinator) tokenizer.emplace(Tokenizer::load(model_dir));
   maybe_inject_failure("load", topology.rank);
-  // The backend first: a GPU backend must outlive the model and cache it holds.
-  std::unique_ptr<Backend> backend = make_backend(device, threads);
-  const DeviceCommunicators device_communicators = attach_device_communicators(layout, *backend);
-  std::unique_ptr<Model> model = Model::load(model_dir, layout.shard, backend.get());
-  const KvPolicyConfig kv_policy = kv_policy_from_args(args, model->config());
+  RankModel rank = load_rank_model(layout, model_dir, choice);
+  Model& model = *rank.model;
+  Backend& backend = *rank.backend;
+  const KvPolicyConfig kv_policy = kv_policy_from_args(args, model.config());
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
 
   // Coordinator -> every rank: the prompts as token ids ([count, len0, ids0..., len1, ...]).
@@ -138,19 +134,19 @@ int run_generate(int argc, char** argv) {
     request.max_new_tokens = max_new_tokens;
     request.sampling = sampling;
     tokens_per_sequence.push_back(std::min<int64_t>(static_cast<int64_t>(request.prompt_tokens.size()) + max_new_tokens,
-                                                    model->config().max_position_embeddings));
+                                                    model.config().max_position_embeddings));
     requests.push_back(std::move(request));
   }
-  std::vector<int32_t> stop_tokens = model->config().eos_token_ids;
+  std::vector<int32_t> stop_tokens = model.config().eos_token_ids;
   if (coordinator && tokenizer->eos_id() >= 0 &&
       std::find(stop_tokens.begin(), stop_tokens.end(), tokenizer->eos_id()) == stop_tokens.end())
     stop_tokens.push_back(tokenizer->eos_id());
   if (context) context->broadcast_ints(stop_tokens);
 
-  KvCacheGeometry geometry = kv_geometry_for(model->config(), tokens_per_sequence);
-  geometry.n_kv_heads = model->attention_shape().n_kv_heads;  // this rank's KV heads
-  KvCache cache(geometry, backend.get());
-  Generator generator(*model, *backend, cache, stop_tokens, kv_policy);
+  KvCacheGeometry geometry = kv_geometry_for(model.config(), tokens_per_sequence);
+  geometry.n_kv_heads = model.attention_shape().n_kv_heads;  // this rank's KV heads
+  KvCache cache(geometry, &backend);
+  Generator generator(model, backend, cache, stop_tokens, kv_policy);
   generator.set_sync(layout.sync());
   generator.set_micro_batches(micro_batches);
 
@@ -181,12 +177,12 @@ int run_generate(int argc, char** argv) {
   std::vector<KvReport*> reports;
   for (GenerationResult& result : results) reports.push_back(&result.kv);
   merge_kv_reports(layout, reports);
-  const std::vector<double> rank_bytes = per_rank_values(layout, static_cast<double>(model->loaded_bytes()));
+  const std::vector<double> rank_bytes = per_rank_values(layout, static_cast<double>(model.loaded_bytes()));
   const std::vector<double> rank_comm_ms = per_rank_values(layout, communication_ms);
   const std::vector<double> rank_rss = per_rank_values(layout, static_cast<double>(peak_rss_bytes()));
   if (topology.world_size > 1 && !json_output)
     std::cerr << "[rank " << topology.rank << " (tp " << topology.tp_rank << ", pp " << topology.pp_rank << "): layers "
-              << shard.layers.begin << "-" << shard.layers.end - 1 << ", loaded " << model->loaded_bytes()
+              << shard.layers.begin << "-" << shard.layers.end - 1 << ", loaded " << model.loaded_bytes()
               << " weight bytes, communication " << communication_ms << " ms]\n";
   if (!coordinator) return 0;
 

@@ -42,8 +42,12 @@ RankLayout make_rank_layout(const cxxopts::ParseResult& args, const std::filesys
   return layout;
 }
 
-DeviceCommunicators attach_device_communicators(RankLayout& layout, Backend& backend) {
-  DeviceCommunicators communicators;
+namespace {
+
+// NCCL communicators over the shard's TP and PP ranks for a backend whose
+// activations are not in host memory; the shard is pointed at them.
+std::vector<std::unique_ptr<Communicator>> attach_device_communicators(RankLayout& layout, Backend& backend) {
+  std::vector<std::unique_ptr<Communicator>> communicators;
   if (!layout.context || backend.uses_host_memory()) return communicators;
 #ifdef SLKV_HAVE_CUDA
   auto* cuda = dynamic_cast<CudaBackend*>(&backend);
@@ -60,6 +64,16 @@ DeviceCommunicators attach_device_communicators(RankLayout& layout, Backend& bac
 #else
   throw Error("no device communicator for the " + backend.name() + " backend in this build");
 #endif
+}
+
+}  // namespace
+
+RankModel load_rank_model(RankLayout& layout, const std::filesystem::path& model_dir, const DeviceChoice& choice) {
+  RankModel rank;
+  rank.backend = make_backend(choice);
+  rank.device_communicators = attach_device_communicators(layout, *rank.backend);
+  rank.model = Model::load(model_dir, layout.shard, rank.backend.get());
+  return rank;
 }
 
 void broadcast_token_lists(const RankLayout& layout, std::vector<std::vector<int32_t>>& lists) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "launch/device_choice.h"
 #include "parallel/parallel_context.h"
 #include "parallel/topology.h"
 #include "runtime/generator.h"
@@ -34,13 +35,17 @@ struct RankLayout {
 // counts) before any weight is read, then builds the groups (collective).
 RankLayout make_rank_layout(const cxxopts::ParseResult& args, const std::filesystem::path& model_dir);
 
-// A backend whose activations are not in host memory (CUDA) needs its own
-// communicators: this makes NCCL ones over the shard's TP and PP ranks,
-// ordered on the backend's compute stream, points the shard at them and
-// returns them (nothing for host backends or one process). Declare the
-// result after the backend so that they go before it.
-using DeviceCommunicators = std::vector<std::unique_ptr<Communicator>>;
-DeviceCommunicators attach_device_communicators(RankLayout& layout, Backend& backend);
+// What a rank runs: its backend, the communicators a GPU backend needs for
+// the shard's activations (NCCL over the TP and PP ranks, on the backend's
+// compute stream; none for host backends or one process), and its shard of
+// the model in the backend's memory. Members go in reverse order, so the
+// backend outlives what lives in its memory; declare caches after it.
+struct RankModel {
+  std::unique_ptr<Backend> backend;
+  std::vector<std::unique_ptr<Communicator>> device_communicators;
+  std::unique_ptr<Model> model;
+};
+RankModel load_rank_model(RankLayout& layout, const std::filesystem::path& model_dir, const DeviceChoice& choice);
 
 // Coordinator -> every rank: lists of token ids only rank 0 has (it tokenizes).
 void broadcast_token_lists(const RankLayout& layout, std::vector<std::vector<int32_t>>& lists);
