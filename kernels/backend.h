@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 
+#include "kernels/token_draw.h"
 #include "runtime/dtype.h"
 
 namespace slkv {
@@ -26,6 +27,14 @@ struct KvSpan {
   const float* keys = nullptr;
   const float* values = nullptr;
   int64_t n_tokens = 0;
+};
+
+// One copy of Backend::copy_regions: `bytes` from src to dst, both in the
+// backend's memory.
+struct CopyRegion {
+  void* dst = nullptr;
+  const void* src = nullptr;
+  int64_t bytes = 0;
 };
 
 struct AttentionShape {
@@ -51,6 +60,10 @@ class Backend {
   virtual void copy_to_host(void* host_dst, const void* src, int64_t bytes) = 0;
   virtual void copy(void* dst, const void* src, int64_t bytes) = 0;  // both in backend memory
   virtual void fill_zero(void* dst, int64_t bytes) = 0;
+  // Every region's copy as one operation (one kernel on a GPU rather than a
+  // copy call each): gathering KV slots, appending KV, reordering rows. No
+  // region's destination may overlap another region's source or destination.
+  virtual void copy_regions(std::span<const CopyRegion> regions) = 0;
 
   // y[t][r] = sum_c x[t][c] * W[r][c] for t < n_tokens (x: n_tokens x cols,
   // y: n_tokens x rows). n_tokens == 1 is the bandwidth-bound decode case.
@@ -96,6 +109,13 @@ class Backend {
   // summed over queries and over the query heads that share the KV head.
   virtual void key_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
                                   std::span<const KvSpan> kv, const AttentionShape& shape, float* key_mass) = 0;
+
+  // Draws one token per row of logits [n_rows][vocab] (backend memory) as
+  // draws[row] says (kernels/token_draw.h) and writes the ids to the host
+  // array tokens[n_rows]; returns when they are there. Only token ids leave
+  // the device.
+  virtual void sample_tokens(const float* logits, int64_t n_rows, int64_t vocab, std::span<const TokenDraw> draws,
+                             int32_t* tokens) = 0;
 };
 
 // The CPU backend: SIMD kernels, OpenMP over n_threads, oneDNN sgemm for GEMM.

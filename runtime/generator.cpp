@@ -85,18 +85,40 @@ std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRe
     }
     return false;
   };
-  // Samples one token per row of `logits` for the requests `rows` (on the
-  // coordinator; broadcast to the other ranks) and accepts them; returns the
-  // requests still generating.
+  // Tokens are drawn where the logits are (Backend::sample_tokens: on a GPU
+  // only ids cross to the host) when the coordinator's own backend holds
+  // them: pipeline parallelism (and its micro-batches) sends them to it
+  // through the host instead, and an on_logits callback wants them there.
+  const bool sample_in_backend = !on_logits && model_.shard().pp == 1 && micro_batches_ <= 1;
+  std::vector<float> logits;
+  std::vector<TokenDraw> draws;
+  std::vector<SequenceChunk> chunks;
+  // One forward of `chunks`; returns the logits when they stay in the
+  // backend, else null with the host rows in `logits`.
+  auto run_pass = [&](AttentionObserver* observer) -> const float* {
+    if (sample_in_backend) return model_.forward_in_backend(chunks, cache_, backend_, LogitsFor::LastToken, observer);
+    forward(chunks, logits, observer);
+    return nullptr;
+  };
+
+  // Samples one token per row of the pass's logits for the requests `rows`
+  // (on the coordinator; broadcast to the other ranks) and accepts them;
+  // returns the requests still generating.
   std::vector<int32_t> sampled;
-  auto sample_rows = [&](const std::vector<size_t>& rows, std::vector<float>& logits) {
+  auto sample_rows = [&](const std::vector<size_t>& rows, const float* backend_logits) {
     sampled.assign(rows.size(), 0);
-    if (sync_) sync_->logits_to_coordinator(logits, static_cast<int64_t>(rows.size()), vocab);
+    if (!backend_logits && sync_) sync_->logits_to_coordinator(logits, static_cast<int64_t>(rows.size()), vocab);
     if (!sync_ || sync_->is_coordinator()) {
-      for (size_t row = 0; row < rows.size(); ++row) {
-        std::span<const float> logits_row = std::span<const float>(logits).subspan(row * vocab, vocab);
-        if (on_logits) on_logits(rows[row], logits_row);
-        sampled[row] = samplers[rows[row]].sample(logits_row);
+      if (backend_logits) {
+        draws.clear();
+        for (size_t i : rows) draws.push_back(samplers[i].next_draw());
+        backend_.sample_tokens(backend_logits, static_cast<int64_t>(rows.size()), vocab, draws, sampled.data());
+      } else {
+        for (size_t row = 0; row < rows.size(); ++row) {
+          std::span<const float> logits_row = std::span<const float>(logits).subspan(row * vocab, vocab);
+          if (on_logits) on_logits(rows[row], logits_row);
+          sampled[row] = samplers[rows[row]].sample(logits_row);
+        }
       }
     }
     if (sync_) sync_->broadcast_tokens(sampled);
@@ -105,9 +127,6 @@ std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRe
       if (!accept(rows[row], sampled[row])) still_active.push_back(rows[row]);
     return still_active;
   };
-
-  std::vector<float> logits;
-  std::vector<SequenceChunk> chunks;
 
   // Prefill: every prompt in one batched pass.
   auto prefill_start = std::chrono::steady_clock::now();
@@ -122,10 +141,10 @@ std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRe
   }
   if (!chunks.empty()) {
     AttentionObserver* observer = policy.begin_prefill(chunks);
-    forward(chunks, logits, observer);
+    const float* backend_logits = run_pass(observer);
     policy.end_prefill(cache_);
+    active = sample_rows(prefilled, backend_logits);
   }
-  if (!prefilled.empty()) active = sample_rows(prefilled, logits);
   const double prefill_seconds = seconds_since(prefill_start);
 
   // Decode: one token per active sequence per step, all in one batched pass.
@@ -138,9 +157,9 @@ std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRe
       chunks.push_back(SequenceChunk{results[i].sequence, std::span<const int32_t>(&next_token[i], 1), position});
     }
     AttentionObserver* observer = policy.begin_decode_step(step, chunks);
-    forward(chunks, logits, observer);
+    const float* backend_logits = run_pass(observer);
     policy.end_decode_step(step, cache_);
-    active = sample_rows(active, logits);
+    active = sample_rows(active, backend_logits);
   }
   const double decode_seconds = seconds_since(decode_start);
 

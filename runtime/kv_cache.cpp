@@ -28,12 +28,12 @@ KvCache::KvCache(const KvCacheGeometry& geometry, Backend* memory)
     : geometry_(geometry),
       pool_(geometry.block_size, geometry.n_kv_heads * geometry.head_dim, geometry.max_blocks, memory) {}
 
-void KvCache::copy_floats(float* dst, const float* src, int64_t count) const {
-  const int64_t bytes = count * static_cast<int64_t>(sizeof(float));
-  if (Backend* memory = pool_.memory())
-    memory->copy(dst, src, bytes);
-  else
-    std::memcpy(dst, src, static_cast<size_t>(bytes));
+void KvCache::copy_regions(std::span<const CopyRegion> regions) const {
+  if (Backend* memory = pool_.memory()) {
+    memory->copy_regions(regions);  // one kernel on a GPU
+    return;
+  }
+  for (const CopyRegion& region : regions) std::memcpy(region.dst, region.src, static_cast<size_t>(region.bytes));
 }
 
 KvCache::~KvCache() {
@@ -78,6 +78,8 @@ void KvCache::release_segments(LayerState& state) {
 void KvCache::append_to_segment(Segment& segment, const float* keys, const float* values, int64_t n_tokens) {
   const int64_t block_size = geometry_.block_size;
   const int64_t floats = pool_.floats_per_token();
+  const int64_t token_bytes = floats * static_cast<int64_t>(sizeof(float));
+  std::vector<CopyRegion> copies;
   while (n_tokens > 0) {
     int64_t end_slot = segment.first_slot + segment.length;
     int64_t capacity = static_cast<int64_t>(segment.blocks.size()) * block_size;
@@ -88,13 +90,14 @@ void KvCache::append_to_segment(Segment& segment, const float* keys, const float
     BlockId block = segment.blocks[end_slot / block_size];
     int64_t offset = end_slot % block_size;
     int64_t count = std::min(n_tokens, capacity - end_slot);
-    copy_floats(pool_.keys(block) + offset * floats, keys, count * floats);
-    copy_floats(pool_.values(block) + offset * floats, values, count * floats);
+    copies.push_back({pool_.keys(block) + offset * floats, keys, count * token_bytes});
+    copies.push_back({pool_.values(block) + offset * floats, values, count * token_bytes});
     keys += count * floats;
     values += count * floats;
     segment.length += count;
     n_tokens -= count;
   }
+  copy_regions(copies);
 }
 
 void KvCache::drop_front(Segment& segment, int64_t n_tokens) {
@@ -183,14 +186,18 @@ void KvCache::keep_selected(SequenceId sequence, int64_t layer, const std::vecto
     keys = host_scratch.data();
   }
   float* values = keys + scratch_floats;
+  const int64_t head_bytes = head_dim * static_cast<int64_t>(sizeof(float));
+  std::vector<CopyRegion> gather;
+  gather.reserve(2 * geometry_.n_kv_heads * n_kept);
   for (int64_t head = 0; head < geometry_.n_kv_heads; ++head) {
     for (int64_t j = 0; j < n_kept; ++j) {
       auto [block, offset] = locate(state, kept_slots[head][j]);
       const int64_t source = offset * floats + head * head_dim;
-      copy_floats(keys + j * floats + head * head_dim, pool_.keys(block) + source, head_dim);
-      copy_floats(values + j * floats + head * head_dim, pool_.values(block) + source, head_dim);
+      gather.push_back({keys + j * floats + head * head_dim, pool_.keys(block) + source, head_bytes});
+      gather.push_back({values + j * floats + head * head_dim, pool_.values(block) + source, head_bytes});
     }
   }
+  copy_regions(gather);
   release_segments(state);
   state.segments.assign(1, Segment{});
   state.retention = Retention{Retention::Kind::Selected, 0, 0};

@@ -109,8 +109,8 @@ class KvCache {
   const LayerState& layer_state(SequenceId sequence, int64_t layer) const;
   void append_to_segment(Segment& segment, const float* keys, const float* values, int64_t n_tokens);
   void drop_front(Segment& segment, int64_t n_tokens);
-  // memcpy within the cache's memory.
-  void copy_floats(float* dst, const float* src, int64_t count) const;
+  // Copies within the cache's memory, all in one backend call.
+  void copy_regions(std::span<const CopyRegion> regions) const;
   void release_segments(LayerState& state);
   // Block and offset of slot `slot` of the layer.
   std::pair<BlockId, int64_t> locate(const LayerState& state, int64_t slot) const;

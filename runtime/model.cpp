@@ -231,14 +231,27 @@ void Model::embed(Backend& backend, int64_t n) {
     gathered_.reserve(backend, static_cast<int64_t>(rows.size()) * row_bytes);
     backend.embedding(embed_tokens_, ids_on(backend, host_local_ids_, local_ids_), static_cast<int64_t>(rows.size()),
                       gathered_.floats());
+    row_copies_.clear();
     for (size_t i = 0; i < rows.size(); ++i)
-      backend.copy(out + rows[i] * hidden, gathered_.floats() + i * hidden, row_bytes);
+      row_copies_.push_back({out + rows[i] * hidden, gathered_.floats() + i * hidden, row_bytes});
+    backend.copy_regions(row_copies_);
   }
   all_reduce_tp(out, n * hidden);
 }
 
 void Model::forward(std::span<const SequenceChunk> chunks, KvCache& cache, Backend& backend, LogitsFor which,
                     std::vector<float>& logits, AttentionObserver* observer) {
+  const float* in_backend = forward_in_backend(chunks, cache, backend, which, observer);
+  if (!in_backend) {
+    logits.clear();
+    return;
+  }
+  logits.resize(logits_rows_ * config_.vocab_size);
+  backend.copy_to_host(logits.data(), in_backend, static_cast<int64_t>(logits.size() * sizeof(float)));
+}
+
+const float* Model::forward_in_backend(std::span<const SequenceChunk> chunks, KvCache& cache, Backend& backend,
+                                       LogitsFor which, AttentionObserver* observer) {
   const ModelConfig& c = config_;
   const int64_t hidden = c.hidden_size;
   const AttentionShape shape = attention_shape();  // this rank's heads
@@ -326,51 +339,51 @@ void Model::forward(std::span<const SequenceChunk> chunks, KvCache& cache, Backe
 
   if (!shard_.last_stage()) {
     shard_.pp_comm->send(hidden_states, hidden_bytes, shard_.pp_rank + 1, kHiddenTag);
-    logits.clear();
-    return;
+    logits_rows_ = 0;
+    return nullptr;
   }
 
   // Final norm and lm_head only on the rows whose logits are wanted.
   const float* rows = hidden_states;
+  const int64_t row_bytes = hidden * static_cast<int64_t>(sizeof(float));
   if (which == LogitsFor::LastToken) {
-    const int64_t row_bytes = hidden * static_cast<int64_t>(sizeof(float));
+    row_copies_.clear();
     int64_t end = 0;
     for (size_t i = 0; i < chunks.size(); ++i) {
       end += static_cast<int64_t>(chunks[i].tokens.size());
-      backend.copy(last_rows_.floats() + i * hidden, hidden_states + (end - 1) * hidden, row_bytes);
+      row_copies_.push_back({last_rows_.floats() + i * hidden, hidden_states + (end - 1) * hidden, row_bytes});
     }
+    backend.copy_regions(row_copies_);
     rows = last_rows_.floats();
   }
   backend.rmsnorm(rows, final_norm_.data, n_rows, hidden, eps, normed);
-  logits.resize(n_rows * c.vocab_size);
-  const int64_t logits_bytes = n_rows * c.vocab_size * static_cast<int64_t>(sizeof(float));
+  logits_rows_ = n_rows;
+  logits_.reserve(backend, n_rows * c.vocab_size * static_cast<int64_t>(sizeof(float)));
   if (shard_.tp == 1) {
-    if (backend.uses_host_memory()) {
-      backend.matmul(normed, n_rows, lm_head_, logits.data());
-      return;
-    }
-    logits_.reserve(backend, logits_bytes);
     backend.matmul(normed, n_rows, lm_head_, logits_.floats());
-    backend.copy_to_host(logits.data(), logits_.data(), logits_bytes);
-    return;
+    return logits_.floats();
   }
-  // Vocabulary-parallel lm_head: gather every rank's columns of the logits.
+  // Vocabulary-parallel lm_head: gather every rank's columns of the logits
+  // (rank-major), then put each rank's part of each row in place.
   const int64_t local_vocab = slice_.vocab.size();
   local_logits_.reserve(backend, n_rows * local_vocab * static_cast<int64_t>(sizeof(float)));
   backend.matmul(normed, n_rows, lm_head_, local_logits_.floats());
   std::vector<int64_t> counts(shard_.tp);
   for (int r = 0; r < shard_.tp; ++r) counts[r] = n_rows * split_evenly(c.vocab_size, shard_.tp, r).size();
-  gathered_.reserve(backend, logits_bytes);
+  gathered_.reserve(backend, n_rows * c.vocab_size * static_cast<int64_t>(sizeof(float)));
   shard_.tp_comm->all_gather(local_logits_.floats(), gathered_.floats(), counts);
-  host_gathered_.resize(n_rows * c.vocab_size);
-  backend.copy_to_host(host_gathered_.data(), gathered_.data(), logits_bytes);
+  row_copies_.clear();
   int64_t offset = 0;
   for (int r = 0; r < shard_.tp; ++r) {
     const IndexRange part = split_evenly(c.vocab_size, shard_.tp, r);
+    const int64_t part_bytes = part.size() * static_cast<int64_t>(sizeof(float));
     for (int64_t i = 0; i < n_rows; ++i)
-      std::copy_n(&host_gathered_[offset + i * part.size()], part.size(), &logits[i * c.vocab_size + part.begin]);
+      row_copies_.push_back(
+          {logits_.floats() + i * c.vocab_size + part.begin, gathered_.floats() + offset + i * part.size(), part_bytes});
     offset += n_rows * part.size();
   }
+  backend.copy_regions(row_copies_);
+  return logits_.floats();
 }
 
 }  // namespace slkv

@@ -4,7 +4,7 @@
 // memory (CPU) the weights stay in the mmap'ed safetensors files (zero copy)
 // and only the small norm/bias vectors are widened to fp32; for a GPU backend
 // every parameter is copied into its memory at load. Activations live in the
-// backend's memory; only token ids go in and logits come out through the host.
+// backend's memory; only token ids go in, and logits or sampled ids come out.
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -102,6 +102,12 @@ class Model {
   // leave `logits` empty); the cache holds this rank's KV heads.
   void forward(std::span<const SequenceChunk> chunks, KvCache& cache, Backend& backend, LogitsFor which,
                std::vector<float>& logits, AttentionObserver* observer = nullptr);
+  // The same pass, leaving the logits in the backend's memory (on a GPU they
+  // then never cross to the host; Backend::sample_tokens reads them there):
+  // returns [rows][vocab], valid until the next pass, or null on a stage that
+  // is not the last.
+  const float* forward_in_backend(std::span<const SequenceChunk> chunks, KvCache& cache, Backend& backend,
+                                  LogitsFor which, AttentionObserver* observer = nullptr);
 
  private:
   Model(ModelConfig config, WeightStore weights, const ModelShard& shard, Backend* backend);
@@ -136,9 +142,10 @@ class Model {
   // forward at a time).
   BackendBuffer hidden_, normed_, q_, k_, v_, attn_out_, lse_, proj_, gate_, up_, last_rows_;
   BackendBuffer logits_, local_logits_, gathered_, token_ids_, positions_, local_ids_;
-  // Host side: the flattened batch, and gathered logits to reorder.
+  // Host side: the flattened batch.
   std::vector<int32_t> host_token_ids_, host_positions_, host_local_ids_;
-  std::vector<float> host_gathered_;
+  std::vector<CopyRegion> row_copies_;  // batched row moves of one pass
+  int64_t logits_rows_ = 0;             // rows of the last pass's logits
 };
 
 }  // namespace slkv

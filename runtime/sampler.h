@@ -1,11 +1,17 @@
 #pragma once
-// Sampler: turns one row of logits into a token id. Greedy when temperature
-// is 0; otherwise temperature, then top-k, then top-p (nucleus), then a draw
-// from a seeded generator, so a fixed seed reproduces a run exactly.
+// Sampler: a request's sampling parameters and its seeded random stream.
+// next_draw() says how to pick the next token (kernels/token_draw.h): greedy
+// when temperature is 0, else temperature, top-k, top-p and a uniform number
+// from the request's generator, so a fixed seed reproduces a run exactly on
+// any backend. sample() applies a draw to a host row of logits.
 #include <cstdint>
 #include <random>
 #include <span>
+#include <utility>
 #include <vector>
+
+#include "kernels/cpu/sampling.h"
+#include "kernels/token_draw.h"
 
 namespace slkv {
 
@@ -22,15 +28,17 @@ struct SamplingParams {
 class Sampler {
  public:
   explicit Sampler(const SamplingParams& params);
+  // The next token's draw; advances the random stream unless greedy.
+  TokenDraw next_draw();
+  // The next token from a host row of logits.
   int32_t sample(std::span<const float> logits);
 
  private:
   SamplingParams params_;
   std::mt19937_64 generator_;
-  std::vector<std::pair<float, int32_t>> candidates_;  // scratch: (probability, id)
+  std::vector<std::pair<float, int32_t>> candidates_;  // scratch of cpu::draw_token
 };
 
-// Index of the largest value; the lowest index wins ties.
-int32_t argmax(std::span<const float> values);
+using cpu::argmax;
 
 }  // namespace slkv

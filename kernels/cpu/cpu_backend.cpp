@@ -8,6 +8,7 @@
 #include "kernels/cpu/attention_mass.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/sampling.h"
 #include "runtime/error.h"
 
 namespace slkv {
@@ -42,6 +43,13 @@ void CpuBackend::copy(void* dst, const void* src, int64_t bytes) {
 
 void CpuBackend::fill_zero(void* dst, int64_t bytes) {
   if (bytes > 0) std::memset(dst, 0, static_cast<size_t>(bytes));
+}
+
+void CpuBackend::copy_regions(std::span<const CopyRegion> regions) {
+  for (const CopyRegion& region : regions) {
+    SLKV_CHECK(region.bytes >= 0, "copying " << region.bytes << " bytes");
+    if (region.bytes > 0) std::memcpy(region.dst, region.src, static_cast<size_t>(region.bytes));
+  }
 }
 
 void CpuBackend::matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) {
@@ -85,6 +93,15 @@ double CpuBackend::window_attention_mass(const float* q, int64_t n_queries, int6
 void CpuBackend::key_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
                                     std::span<const KvSpan> kv, const AttentionShape& shape, float* key_mass) {
   cpu::key_attention_mass(q, n_queries, first_query_key, lse, kv, shape, key_mass, n_threads_);
+}
+
+void CpuBackend::sample_tokens(const float* logits, int64_t n_rows, int64_t vocab, std::span<const TokenDraw> draws,
+                               int32_t* tokens) {
+  SLKV_CHECK(n_rows >= 0 && vocab > 0 && static_cast<int64_t>(draws.size()) == n_rows,
+             "sampling " << n_rows << " rows of " << vocab << " logits with " << draws.size() << " draws");
+  for (int64_t row = 0; row < n_rows; ++row)
+    tokens[row] = cpu::draw_token(std::span<const float>(logits + row * vocab, static_cast<size_t>(vocab)), draws[row],
+                                  candidates_);
 }
 
 std::unique_ptr<Backend> make_cpu_backend(int n_threads) { return std::make_unique<CpuBackend>(n_threads); }

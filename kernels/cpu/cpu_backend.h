@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "kernels/backend.h"
 
@@ -21,6 +23,7 @@ class CpuBackend final : public Backend {
   void copy_to_host(void* host_dst, const void* src, int64_t bytes) override;
   void copy(void* dst, const void* src, int64_t bytes) override;
   void fill_zero(void* dst, int64_t bytes) override;
+  void copy_regions(std::span<const CopyRegion> regions) override;
   int n_threads() const { return n_threads_; }
 
   void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) override;
@@ -38,9 +41,12 @@ class CpuBackend final : public Backend {
                                int64_t recent) override;
   void key_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
                           std::span<const KvSpan> kv, const AttentionShape& shape, float* key_mass) override;
+  void sample_tokens(const float* logits, int64_t n_rows, int64_t vocab, std::span<const TokenDraw> draws,
+                     int32_t* tokens) override;
 
  private:
   int n_threads_;
+  std::vector<std::pair<float, int32_t>> candidates_;  // scratch of sample_tokens
 };
 
 }  // namespace slkv

@@ -8,15 +8,18 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstddef>
 #include <new>
 #include <string>
 
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/attention_mass_kernels.h"
+#include "kernels/cuda/copy_kernels.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_device.h"
 #include "kernels/cuda/elementwise_kernels.h"
 #include "kernels/cuda/gemv_kernels.h"
+#include "kernels/cuda/sampling_kernels.h"
 #include "runtime/error.h"
 
 namespace slkv {
@@ -36,6 +39,14 @@ cuda::ElementType element_type(DType dtype) {
   }
   throw InternalError("unknown dtype " + std::to_string(int(dtype)));
 }
+
+// The host structs go up as they are: the kernels' mirrors must match them.
+static_assert(sizeof(CopyRegion) == sizeof(cuda::DeviceCopyRegion) &&
+              offsetof(CopyRegion, bytes) == offsetof(cuda::DeviceCopyRegion, bytes));
+static_assert(sizeof(TokenDraw) == sizeof(cuda::DeviceTokenDraw) &&
+              offsetof(TokenDraw, top_k) == offsetof(cuda::DeviceTokenDraw, top_k) &&
+              offsetof(TokenDraw, top_p) == offsetof(cuda::DeviceTokenDraw, top_p) &&
+              offsetof(TokenDraw, uniform) == offsetof(cuda::DeviceTokenDraw, uniform));
 
 bool fits_int(int64_t value) { return value >= 0 && value <= INT_MAX; }
 
@@ -164,6 +175,13 @@ void CudaBackend::copy(void* dst, const void* src, int64_t bytes) {
 void CudaBackend::fill_zero(void* dst, int64_t bytes) {
   SLKV_CHECK(bytes >= 0, "zeroing " << bytes << " bytes");
   if (bytes > 0) CUDA_CHECK(cudaMemsetAsync(dst, 0, size_t(bytes), compute_));
+}
+
+void CudaBackend::copy_regions(std::span<const CopyRegion> regions) {
+  for (const CopyRegion& region : regions) SLKV_CHECK(region.bytes >= 0, "copying " << region.bytes << " bytes");
+  if (regions.empty()) return;
+  const void* table = uploads_->upload(regions.data(), regions.size_bytes());
+  cuda::launch_copy_regions(static_cast<const cuda::DeviceCopyRegion*>(table), int64_t(regions.size()), compute_);
 }
 
 void CudaBackend::matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) {
@@ -301,6 +319,21 @@ void CudaBackend::key_attention_mass(const float* q, int64_t n_queries, int64_t 
              "queries at keys " << first_query_key << ".." << first_query_key + n_queries << " but " << table.total
                                 << " keys");
   cuda::launch_key_attention_mass({q, lse, n_queries, first_query_key}, table, geometry, key_mass, compute_);
+}
+
+void CudaBackend::sample_tokens(const float* logits, int64_t n_rows, int64_t vocab, std::span<const TokenDraw> draws,
+                                int32_t* tokens) {
+  SLKV_CHECK(n_rows >= 0 && n_rows <= kMaxGridX && int64_t(draws.size()) == n_rows,
+             "sampling " << n_rows << " rows with " << draws.size() << " draws");
+  SLKV_CHECK(vocab > 0 && vocab <= INT32_MAX, "sampling from a vocabulary of " << vocab);
+  if (n_rows == 0) return;
+  const void* device_draws = uploads_->upload(draws.data(), draws.size_bytes());
+  PoolBlock device_tokens(pool_, size_t(n_rows) * sizeof(int32_t));
+  cuda::launch_sample_tokens(logits, n_rows, vocab, static_cast<const cuda::DeviceTokenDraw*>(device_draws),
+                             device_tokens.as<int32_t>(), compute_);
+  CUDA_CHECK(cudaMemcpyAsync(tokens, device_tokens.get(), size_t(n_rows) * sizeof(int32_t), cudaMemcpyDeviceToHost,
+                             compute_));
+  synchronize();
 }
 
 void CudaBackend::synchronize() {

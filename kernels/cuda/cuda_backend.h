@@ -4,7 +4,7 @@
 // positions, ids, inv_freq, lse, key_mass), so a model whose buffers all live
 // on the device runs without host round trips. Ops are enqueued on the
 // backend's compute stream and return before the GPU is done, except
-// window_attention_mass, which returns its sum to the host. Scratch memory
+// window_attention_mass and sample_tokens, which return results to the host. Scratch memory
 // comes from a caching pool owned by the backend. Plain C++ header (no CUDA
 // headers): g++-compiled code can create and use the backend.
 #include <cstddef>
@@ -48,6 +48,8 @@ class CudaBackend final : public Backend {
   void copy_to_host(void* host_dst, const void* src, int64_t bytes) override;
   void copy(void* dst, const void* src, int64_t bytes) override;
   void fill_zero(void* dst, int64_t bytes) override;
+  // One kernel for all regions; the region table goes up through the upload ring.
+  void copy_regions(std::span<const CopyRegion> regions) override;
 
   void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) override;
   void add_bias(float* y, const float* bias, int64_t n_tokens, int64_t dim) override;
@@ -67,6 +69,10 @@ class CudaBackend final : public Backend {
                                int64_t recent) override;
   void key_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
                           std::span<const KvSpan> kv, const AttentionShape& shape, float* key_mass) override;
+  // One block per row on the device; waits for the ids (and reports a bad
+  // embedding id as synchronize() does).
+  void sample_tokens(const float* logits, int64_t n_rows, int64_t vocab, std::span<const TokenDraw> draws,
+                     int32_t* tokens) override;
 
   // Waits for every op enqueued so far; throws slkv::InternalError for a
   // failed kernel or an out-of-vocabulary token id seen by embedding()

@@ -33,6 +33,21 @@ struct AttentionGeometry {
   float scale = 0.f;
 };
 
+// One copy of a batched copy (mirrors slkv::CopyRegion).
+struct DeviceCopyRegion {
+  void* dst;
+  const void* src;
+  int64_t bytes;
+};
+
+// One token draw (mirrors slkv::TokenDraw, kernels/token_draw.h).
+struct DeviceTokenDraw {
+  float temperature;
+  int64_t top_k;
+  float top_p;
+  double uniform;
+};
+
 // The attention kernels keep a query row in registers spread over a warp, up
 // to 4 values per lane.
 constexpr int64_t kMaxAttentionHeadDim = 128;

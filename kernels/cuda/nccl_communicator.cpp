@@ -40,19 +40,25 @@ NcclCommunicator::~NcclCommunicator() {
 
 void NcclCommunicator::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
+void NcclCommunicator::finish() {
+  // On a shared stream, whatever reads the result is enqueued after the
+  // collective, and a copy to the host waits for it: no host wait is needed.
+  if (owns_stream_) synchronize();
+}
+
 void NcclCommunicator::all_reduce_sum(float* data, int64_t count) {
   NCCL_CHECK(ncclAllReduce(data, data, static_cast<size_t>(count), ncclFloat32, ncclSum, comm_, stream_));
-  synchronize();
+  finish();
 }
 
 void NcclCommunicator::all_reduce_sum(double* data, int64_t count) {
   NCCL_CHECK(ncclAllReduce(data, data, static_cast<size_t>(count), ncclFloat64, ncclSum, comm_, stream_));
-  synchronize();
+  finish();
 }
 
 void NcclCommunicator::reduce_sum(double* data, int64_t count, int root) {
   NCCL_CHECK(ncclReduce(data, data, static_cast<size_t>(count), ncclFloat64, ncclSum, root, comm_, stream_));
-  synchronize();
+  finish();
 }
 
 void NcclCommunicator::all_gather(const float* send, float* recv, std::span<const int64_t> counts) {
@@ -72,22 +78,22 @@ void NcclCommunicator::all_gather(const float* send, float* recv, std::span<cons
     }
     NCCL_CHECK(ncclGroupEnd());
   }
-  synchronize();
+  finish();
 }
 
 void NcclCommunicator::broadcast(void* data, int64_t bytes, int root) {
   NCCL_CHECK(ncclBroadcast(data, data, static_cast<size_t>(bytes), ncclUint8, root, comm_, stream_));
-  synchronize();
+  finish();
 }
 
 void NcclCommunicator::send(const void* data, int64_t bytes, int to, int) {
   NCCL_CHECK(ncclSend(data, static_cast<size_t>(bytes), ncclUint8, to, comm_, stream_));
-  synchronize();
+  finish();
 }
 
 void NcclCommunicator::recv(void* data, int64_t bytes, int from, int) {
   NCCL_CHECK(ncclRecv(data, static_cast<size_t>(bytes), ncclUint8, from, comm_, stream_));
-  synchronize();
+  finish();
 }
 
 void NcclCommunicator::barrier() {

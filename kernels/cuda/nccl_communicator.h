@@ -1,7 +1,9 @@
 #pragma once
 // NcclCommunicator: the Communicator of the CUDA backend. Buffers are device
-// pointers; calls are enqueued on the communicator's stream and synchronised
-// before returning (the CPU-side forward expects finished results). Only
+// pointers; calls are enqueued on the communicator's stream. On a stream of
+// its own they are synchronised before returning; on a backend's compute
+// stream they stay in stream order with the ops around them, and only
+// barrier() waits. Only
 // compiled when SLKV_HAVE_CUDA. Bootstrap as in llm.c's multi_gpu_config_init:
 // the group's first rank creates the NCCL unique id and broadcasts it over MPI,
 // then every rank calls ncclCommInitRank.
@@ -41,6 +43,7 @@ class NcclCommunicator final : public Communicator {
 
  private:
   void synchronize();
+  void finish();  // after a collective: waits only on a stream of its own
   void init(MPI_Comm group);
 
   ncclComm_t comm_ = nullptr;
