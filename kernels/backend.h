@@ -4,6 +4,7 @@
 // contract. All activations are fp32; weights may be F32, F16 or BF16.
 // Pointers are in the backend's memory (host memory for the CPU backend).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -116,6 +117,18 @@ class Backend {
   // the device.
   virtual void sample_tokens(const float* logits, int64_t n_rows, int64_t vocab, std::span<const TokenDraw> draws,
                              int32_t* tokens) = 0;
+
+  // ---- recorded op sequences (CUDA graphs) ----
+  // Runs `ops`, a fixed sequence of calls of this backend's ops. A backend
+  // may record the sequence it sees for (owner, id) and replay the recording
+  // for the same pair later instead of issuing each op again (the CUDA
+  // backend does: one graph launch instead of a launch per op). So the caller
+  // promises that the same pair always means the same ops on the same
+  // pointers and sizes, and that the ops move no data to or from the host and
+  // return nothing. The default runs `ops` every time.
+  virtual void run_recorded(const void* /*owner*/, int64_t /*id*/, const std::function<void()>& ops) { ops(); }
+  // Drops the owner's recordings (their pointers are about to change or die).
+  virtual void forget_recordings(const void* /*owner*/) {}
 };
 
 // The CPU backend: SIMD kernels, OpenMP over n_threads, oneDNN sgemm for GEMM.

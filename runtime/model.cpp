@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -172,6 +173,10 @@ int64_t Model::weight_bytes_per_token() const {
   return bytes;
 }
 
+Model::~Model() {
+  if (device_) device_->forget_recordings(this);
+}
+
 void Model::all_reduce_tp(float* data, int64_t count) {
   if (shard_.tp > 1) shard_.tp_comm->all_reduce_sum(data, count);
 }
@@ -181,9 +186,16 @@ void Model::all_reduce_tp(float* data, int64_t count) {
 const int32_t* Model::ids_on(Backend& backend, const std::vector<int32_t>& ids, BackendBuffer& buffer) {
   if (backend.uses_host_memory()) return ids.data();
   const int64_t bytes = static_cast<int64_t>(ids.size() * sizeof(int32_t));
-  buffer.reserve(backend, bytes);
+  reserve_scratch(backend, buffer, bytes);
   backend.copy_from_host(buffer.data(), ids.data(), bytes);
   return buffer.ints();
+}
+
+void Model::reserve_scratch(Backend& backend, BackendBuffer& buffer, int64_t bytes) {
+  const void* before = buffer.data();
+  buffer.reserve(backend, bytes);
+  // Recorded layer segments (run_recorded) point at the old buffer.
+  if (buffer.data() != before) backend.forget_recordings(this);
 }
 
 void Model::prepare_scratch(Backend& backend, int64_t n, int64_t n_rows) {
@@ -193,7 +205,7 @@ void Model::prepare_scratch(Backend& backend, int64_t n, int64_t n_rows) {
   const int64_t kv_dim = shape.n_kv_heads * c.head_dim;
   const int64_t ffn = slice_.ffn.size();
   auto floats = [&](BackendBuffer& buffer, int64_t count) {
-    buffer.reserve(backend, count * static_cast<int64_t>(sizeof(float)));
+    reserve_scratch(backend, buffer, count * static_cast<int64_t>(sizeof(float)));
   };
   floats(hidden_, n * c.hidden_size);
   floats(normed_, n * c.hidden_size);
@@ -298,20 +310,33 @@ const float* Model::forward_in_backend(std::span<const SequenceChunk> chunks, Kv
   else
     shard_.pp_comm->recv(hidden_states, hidden_bytes, shard_.pp_rank - 1, kHiddenTag);
 
+  // A decode pass (one token per chunk) runs each layer's two dense segments
+  // as recorded sequences (CUDA graphs on a GPU): their ops, pointers and
+  // sizes depend only on (n, layer). Attention sits between them: its KV
+  // spans change every step.
+  const bool decode = n == static_cast<int64_t>(chunks.size());
+  auto run_segment = [&](int64_t layer_index, int segment, const std::function<void()>& ops) {
+    if (decode)
+      backend.run_recorded(this, (n * c.num_layers + layer_index) * 2 + segment, ops);
+    else
+      ops();
+  };
   for (int64_t layer_index = shard_.layers.begin; layer_index < shard_.layers.end; ++layer_index) {
     const LayerWeights& layer = layers_[layer_index];
-    // Attention block.
-    backend.rmsnorm(hidden_states, layer.input_norm.data, n, hidden, eps, normed);
-    backend.matmul(normed, n, layer.q_proj, q);
-    backend.matmul(normed, n, layer.k_proj, k);
-    backend.matmul(normed, n, layer.v_proj, v);
-    if (c.attention_bias) {
-      backend.add_bias(q, layer.q_bias.data, n, q_dim);
-      backend.add_bias(k, layer.k_bias.data, n, kv_dim);
-      backend.add_bias(v, layer.v_bias.data, n, kv_dim);
-    }
-    backend.rope(q, positions, n, shape.n_heads, c.head_dim, inv_freq_.data);
-    backend.rope(k, positions, n, shape.n_kv_heads, c.head_dim, inv_freq_.data);
+    // Attention block: projections and RoPE.
+    run_segment(layer_index, 0, [&] {
+      backend.rmsnorm(hidden_states, layer.input_norm.data, n, hidden, eps, normed);
+      backend.matmul(normed, n, layer.q_proj, q);
+      backend.matmul(normed, n, layer.k_proj, k);
+      backend.matmul(normed, n, layer.v_proj, v);
+      if (c.attention_bias) {
+        backend.add_bias(q, layer.q_bias.data, n, q_dim);
+        backend.add_bias(k, layer.k_bias.data, n, kv_dim);
+        backend.add_bias(v, layer.v_bias.data, n, kv_dim);
+      }
+      backend.rope(q, positions, n, shape.n_heads, c.head_dim, inv_freq_.data);
+      backend.rope(k, positions, n, shape.n_kv_heads, c.head_dim, inv_freq_.data);
+    });
 
     int64_t row = 0;
     for (const SequenceChunk& chunk : chunks) {
@@ -323,18 +348,20 @@ const float* Model::forward_in_backend(std::span<const SequenceChunk> chunks, Kv
       if (observer) observer->observe(layer_index, chunk, q + row * q_dim, lse, cache, shape);
       row += count;
     }
-    backend.matmul(attn_out, n, layer.o_proj, proj);
-    all_reduce_tp(proj, n * hidden);
-    backend.add(hidden_states, proj, n * hidden);
 
-    // Feed-forward block (SwiGLU).
-    backend.rmsnorm(hidden_states, layer.post_attention_norm.data, n, hidden, eps, normed);
-    backend.matmul(normed, n, layer.gate_proj, gate);
-    backend.matmul(normed, n, layer.up_proj, up);
-    backend.swiglu(gate, up, n * ffn, gate);
-    backend.matmul(gate, n, layer.down_proj, proj);
-    all_reduce_tp(proj, n * hidden);
-    backend.add(hidden_states, proj, n * hidden);
+    // Output projection, then the feed-forward block (SwiGLU).
+    run_segment(layer_index, 1, [&] {
+      backend.matmul(attn_out, n, layer.o_proj, proj);
+      all_reduce_tp(proj, n * hidden);
+      backend.add(hidden_states, proj, n * hidden);
+      backend.rmsnorm(hidden_states, layer.post_attention_norm.data, n, hidden, eps, normed);
+      backend.matmul(normed, n, layer.gate_proj, gate);
+      backend.matmul(normed, n, layer.up_proj, up);
+      backend.swiglu(gate, up, n * ffn, gate);
+      backend.matmul(gate, n, layer.down_proj, proj);
+      all_reduce_tp(proj, n * hidden);
+      backend.add(hidden_states, proj, n * hidden);
+    });
   }
 
   if (!shard_.last_stage()) {

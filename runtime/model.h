@@ -82,6 +82,10 @@ class Model {
   static std::unique_ptr<Model> load(const std::filesystem::path& model_dir, const ModelShard& shard = {},
                                      Backend* backend = nullptr);
 
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
   const ModelConfig& config() const { return config_; }
   const WeightStore& weights() const { return weights_; }
   const ModelShard& shard() const { return shard_; }
@@ -118,6 +122,8 @@ class Model {
   // Copies every parameter into the device backend's memory and points at the copies.
   void copy_parameters_to(Backend& device);
   void prepare_scratch(Backend& backend, int64_t n_tokens, int64_t n_rows);
+  // buffer.reserve, forgetting the recorded segments when the buffer moves.
+  void reserve_scratch(Backend& backend, BackendBuffer& buffer, int64_t bytes);
   const int32_t* ids_on(Backend& backend, const std::vector<int32_t>& ids, BackendBuffer& buffer);
   void embed(Backend& backend, int64_t n);
   void all_reduce_tp(float* data, int64_t count);

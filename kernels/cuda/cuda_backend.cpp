@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstddef>
+#include <cstdlib>
 #include <new>
 #include <string>
 
@@ -27,6 +28,8 @@ namespace {
 
 // Span tables in flight at once before the host waits for an old upload.
 constexpr int kUploadSlots = 16;
+// cuBLAS's workspace (its default size on Hopper).
+constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
 // Grid limits of the launches below (gridDim.x up to 2^31 - 1, y and z up to 65535).
 constexpr int64_t kMaxGridX = INT_MAX;
 constexpr int64_t kMaxGridY = 65535;
@@ -74,9 +77,15 @@ CudaBackend::CudaBackend() {
     CUDA_CHECK(cudaEventCreateWithFlags(&copy_reached_, cudaEventDisableTiming));
     CUBLAS_CHECK(cublasCreate(&cublas_));
     CUBLAS_CHECK(cublasSetStream(cublas_, compute_));
+    // Set after the stream (setting a stream resets the workspace).
+    CUDA_CHECK(cudaMalloc(&cublas_workspace_, kCublasWorkspaceBytes));
+    CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspaceBytes));
     // Default math: fp32 SGEMM stays fp32 (no TF32) unless NVIDIA_TF32_OVERRIDE says otherwise.
     CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
     uploads_ = std::make_unique<UploadRing>(compute_, kUploadSlots);
+    graphs_ = std::make_unique<GraphRecorder>(compute_);
+    const char* graphs_setting = std::getenv("SLKV_CUDA_GRAPHS");
+    graphs_enabled_ = !(graphs_setting && std::string(graphs_setting) == "0");
     CUDA_CHECK(cudaMalloc(&embedding_error_, 2 * sizeof(int32_t)));
     CUDA_CHECK(cudaMemsetAsync(embedding_error_, 0, 2 * sizeof(int32_t), compute_));
     void* pinned = nullptr;
@@ -94,8 +103,11 @@ void CudaBackend::destroy() {
   // No throwing here: errors of a dying context are ignored.
   if (compute_) cudaStreamSynchronize(compute_);
   if (copy_) cudaStreamSynchronize(copy_);
+  graphs_.reset();
   uploads_.reset();
   if (cublas_) cublasDestroy(cublas_);
+  if (cublas_workspace_) cudaFree(cublas_workspace_);
+  cublas_workspace_ = nullptr;
   if (embedding_error_) cudaFree(embedding_error_);
   if (results_) cudaFreeHost(results_);
   if (compute_reached_) cudaEventDestroy(compute_reached_);
@@ -334,6 +346,22 @@ void CudaBackend::sample_tokens(const float* logits, int64_t n_rows, int64_t voc
   CUDA_CHECK(cudaMemcpyAsync(tokens, device_tokens.get(), size_t(n_rows) * sizeof(int32_t), cudaMemcpyDeviceToHost,
                              compute_));
   synchronize();
+}
+
+void CudaBackend::run_recorded(const void* owner, int64_t id, const std::function<void()>& ops) {
+  if (!graphs_enabled_) {
+    ops();
+    return;
+  }
+  if (pool_.trims() != pool_trims_seen_) {  // graphs may hold freed scratch blocks
+    graphs_->clear();
+    pool_trims_seen_ = pool_.trims();
+  }
+  graphs_->run(owner, id, ops);
+}
+
+void CudaBackend::forget_recordings(const void* owner) {
+  if (graphs_) graphs_->forget(owner);
 }
 
 void CudaBackend::synchronize() {

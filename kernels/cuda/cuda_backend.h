@@ -16,6 +16,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/cuda/device_memory_pool.h"
+#include "kernels/cuda/graph_recorder.h"
 #include "kernels/cuda/kernel_types.h"
 #include "kernels/cuda/upload_ring.h"
 
@@ -74,6 +75,13 @@ class CudaBackend final : public Backend {
   void sample_tokens(const float* logits, int64_t n_rows, int64_t vocab, std::span<const TokenDraw> draws,
                      int32_t* tokens) override;
 
+  // CUDA graphs (GraphRecorder), unless SLKV_CUDA_GRAPHS=0 in the
+  // environment; dropped whenever the memory pool frees its cached blocks.
+  void run_recorded(const void* owner, int64_t id, const std::function<void()>& ops) override;
+  void forget_recordings(const void* owner) override;
+  bool graphs_enabled() const { return graphs_enabled_; }
+  size_t graphs_held() const { return graphs_ ? graphs_->graphs() : 0; }
+
   // Waits for every op enqueued so far; throws slkv::InternalError for a
   // failed kernel or an out-of-vocabulary token id seen by embedding()
   // (copy_to_host reports those too).
@@ -97,6 +105,10 @@ class CudaBackend final : public Backend {
   cublasContext* cublas_ = nullptr;
   DeviceMemoryPool pool_;
   std::unique_ptr<UploadRing> uploads_;
+  bool graphs_enabled_ = true;
+  std::unique_ptr<GraphRecorder> graphs_;
+  size_t pool_trims_seen_ = 0;  // pool_.trims() when the graphs were last checked
+  void* cublas_workspace_ = nullptr;  // fixed, so captured cuBLAS calls allocate nothing
   std::vector<cuda::DeviceKvSpan> span_staging_;  // the span table being uploaded
   // Results the host reads back, in pinned memory.
   struct HostResults {

@@ -65,6 +65,7 @@ void DeviceMemoryPool::trim() {
     for (void* block : blocks) CUDA_CHECK(cudaFree(block));
   free_.clear();
   bytes_cached_ = 0;
+  ++trims_;
 }
 
 }  // namespace slkv

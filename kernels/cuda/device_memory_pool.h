@@ -31,6 +31,9 @@ class DeviceMemoryPool {
   void trim();
 
   size_t bytes_in_use() const { return bytes_in_use_; }
+  // How many times trim() ran: recordings (CUDA graphs) made before a trim
+  // may point at freed blocks.
+  size_t trims() const { return trims_; }
   size_t bytes_cached() const { return bytes_cached_; }
 
   // The size class a request is served from: multiples of 256 bytes up to
@@ -41,6 +44,7 @@ class DeviceMemoryPool {
   std::map<size_t, std::vector<void*>> free_;    // rounded size -> cached blocks
   std::unordered_map<void*, size_t> in_use_;     // block -> rounded size
   size_t bytes_in_use_ = 0, bytes_cached_ = 0;
+  size_t trims_ = 0;
 };
 
 // A pool block for the length of one scope (one backend op).

@@ -295,7 +295,9 @@ TEST(SimLayerKV, BatchWithDifferentDecisionsMatchesAlone) {
       EXPECT_EQ(batch.kv[i].kv_tokens_per_layer, alone.kv[0].kv_tokens_per_layer);
       distinct.insert(batch.kv[i].lazy_layers);
     }
-    if (kind != KvPolicyKind::SnapKV) EXPECT_GT(distinct.size(), 1u) << "sequences should decide differently";
+    if (kind != KvPolicyKind::SnapKV) {
+      EXPECT_GT(distinct.size(), 1u) << "sequences should decide differently";
+    }
   }
 }
 
