@@ -29,6 +29,7 @@
 #include "runtime/model.h"
 #include "runtime/sampler.h"
 #ifdef SLKV_HAVE_CUDA
+#include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/device_bandwidth.h"
 #endif
 
@@ -37,6 +38,10 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
+
+// Untimed decode steps before the timed ones: the first waits for the KV
+// fill, the second records the step's CUDA graphs.
+constexpr int64_t kWarmupSteps = 2;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
@@ -133,7 +138,7 @@ struct Settings {
 // batch's sequences after windowing (context + warm-up + steps tokens), and
 // one sequence's lazy layers still full just before it is windowed.
 int64_t blocks_needed(const Settings& s, int64_t layers, int64_t block_size, int64_t context, int64_t batch) {
-  const int64_t tokens = context + 1 + s.steps;
+  const int64_t tokens = context + kWarmupSteps + s.steps;
   const int64_t full = ceil_div(tokens, block_size);
   const int64_t lazy = static_cast<int64_t>(s.lazy_layers.size());
   // A windowed layer: sink blocks, recent blocks, and one more when the recent part starts mid-block.
@@ -243,8 +248,8 @@ void DecodeBench::run_context(int64_t context, Json& prefill_rows, Json& points)
     progress("context " + std::to_string(context) + ": " + reason);
   };
   if (out_of_time()) return skip_all("skipped: --max-seconds reached");
-  if (context + 1 + s_.steps > config.max_position_embeddings)
-    return skip_all("does not fit: context + 1 + steps exceeds the model's max_position_embeddings " +
+  if (context + kWarmupSteps + s_.steps > config.max_position_embeddings)
+    return skip_all("does not fit: context + 2 warm-up steps + steps exceeds the model's max_position_embeddings " +
                     std::to_string(config.max_position_embeddings));
   if (s_.kv_budget >= 0 && layers * ceil_div(context, block_size) * bytes_per_block > s_.kv_budget)
     return skip_all("does not fit: one sequence's KV exceeds the KV budget");
@@ -334,20 +339,24 @@ Json DecodeBench::run_point(int64_t context, int64_t batch, SequenceId source, i
     for (int64_t layer : s_.lazy_layers) cache_.apply_window(id, layer, s_.sink, s_.recent, WindowGrowth::Rolling);
   }
 
-  // One decode step over the whole batch, argmax fed back.
+  // One decode step over the whole batch, the argmax (drawn in the backend,
+  // as the Generator does) fed back.
   std::vector<SequenceChunk> chunks(static_cast<size_t>(batch));
+  const std::vector<TokenDraw> greedy(static_cast<size_t>(batch));
   int64_t position = context;
   auto step = [&] {
     for (int64_t i = 0; i < batch; ++i)
       chunks[i] = SequenceChunk{sequences.ids()[i], std::span<const int32_t>(&next[i], 1), position};
-    model_.forward(chunks, cache_, backend_, LogitsFor::LastToken, logits_);  // synchronises: logits reach the host
-    const int64_t vocab = model_.config().vocab_size;
-    for (int64_t i = 0; i < batch; ++i) next[i] = argmax(std::span<const float>(logits_).subspan(i * vocab, vocab));
+    const float* logits = model_.forward_in_backend(chunks, cache_, backend_, LogitsFor::LastToken);
+    // Synchronises: the ids reach the host.
+    backend_.sample_tokens(logits, batch, model_.config().vocab_size, greedy, next.data());
     ++position;
   };
-  // Warm-up: also waits for the fill's device copies, so none lands in the timed steps.
+  // Warm-up: waits for the fill's device copies, so none lands in the timed
+  // steps; the second step records the step's CUDA graphs (see GraphRecorder).
   step();
   const double fill_seconds = seconds_since(fill_start);
+  for (int64_t warmup = 1; warmup < kWarmupSteps; ++warmup) step();
 
   double decode_seconds = 0;
   double tokens_read = 0;
@@ -390,7 +399,7 @@ void print_markdown(const Json& report) {
   std::cout << std::fixed;
   std::cout << "model " << report["model"].get<std::string>() << " (" << report["weight_dtype"].get<std::string>()
             << ", " << report["layers"] << " layers), device " << report["device"].get<std::string>()
-            << ", read bandwidth " << std::setprecision(1) << report["read_bandwidth_gbps"].get<double>()
+            << (report["cuda_graphs"].get<bool>() ? " (CUDA graphs)" : "") << ", read bandwidth " << std::setprecision(1) << report["read_bandwidth_gbps"].get<double>()
             << " GB/s, weights read per step " << gb(report["weight_bytes_per_step"].get<double>()) << " GB\n";
   const Json& lazy = report["lazy_layers"];
   if (lazy.empty()) {
@@ -447,7 +456,7 @@ int run_bench_decode(int argc, char** argv) {
        cxxopts::value<double>()->default_value("0"))
       ("sink", "windowed layers keep the first SINK tokens", cxxopts::value<int64_t>()->default_value("4"))
       ("recent", "and the RECENT most recent ones", cxxopts::value<int64_t>()->default_value("1024"))
-      ("steps", "timed decode steps per point (after one warm-up step)", cxxopts::value<int64_t>()->default_value("16"))
+      ("steps", "timed decode steps per point (after two warm-up steps)", cxxopts::value<int64_t>()->default_value("16"))
       ("prefill-reps", "prefills timed per context (the median is reported)", cxxopts::value<int>()->default_value("1"))
       ("prefill-chunk", "most tokens per prefill forward (bounds scratch memory)",
        cxxopts::value<int64_t>()->default_value("4096"))
@@ -542,8 +551,13 @@ int run_bench_decode(int argc, char** argv) {
       const std::string key = std::to_string(point["context"].get<int64_t>());
       largest[key] = std::max(largest.value(key, int64_t(0)), point["batch"].get<int64_t>());
     }
+  bool cuda_graphs = false;
+#ifdef SLKV_HAVE_CUDA
+  if (const auto* cuda = dynamic_cast<const CudaBackend*>(&backend)) cuda_graphs = cuda->graphs_enabled();
+#endif
   Json report = {{"model", model_dir.string()},
                  {"device", choice.device},
+                 {"cuda_graphs", cuda_graphs},
                  {"threads", threads},
                  {"weight_dtype", std::string(dtype_name(model.weights().tensors().begin()->second.dtype))},
                  {"layers", config.num_layers},

@@ -5,11 +5,12 @@
 #     80 layers, 8 query / 1 KV heads of 128, FFN 3584, vocab 16032; 17.7 GB),
 #     written to /tmp once,
 #   - `slkv bench-decode --device cuda` over batch 1,8,32 x context 4K,16K,32K
-#     with full KV, then with half the layers windowed (--lazy-fraction 0.5).
+#     with full KV, then with half the layers windowed (--lazy-fraction 0.5),
+#   - (part "nographs") batch 1 and 8 at 4K without and with CUDA graphs.
 # Usage:
 #   bash scripts/bench_gpu.sh OUT_DIR [PARTS]  run it (on the GPU machine); PARTS is a
-#                                             comma list of tests,full,lazy (default: all
-#                                             three); one device call allows 600 s, so run
+#                                             comma list of tests,full,lazy,nographs
+#                                             (default: tests,full,lazy); one device call allows 600 s, so run
 #                                             "tests,full" and "lazy" as two calls if needed
 #   bash scripts/bench_gpu.sh --make-bundle  build the bundle (here, where the dependencies are)
 # A GPU machine that cannot reach a package registry cannot install slkv's
@@ -90,7 +91,7 @@ if wants tests; then
     say "CUDA tests passed" || say "CUDA tests FAILED (exit $?), see cuda-tests.log; benchmarking anyway"
   tail -3 "$out/cuda-tests.log" >&2 || true
 fi
-wants full || wants lazy || exit 0
+wants full || wants lazy || wants nographs || exit 0
 
 # ---- the model: one TP-8 shard of a Llama-3-70B-shaped model ----
 model=${SLKV_GPU_MODEL:-/tmp/slkv-70b-tp8-shard}
@@ -114,6 +115,12 @@ run_bench() {
     >"$out/decode-$name.json" 2> >(tee "$out/decode-$name.log" >&2) || say "bench-decode $name exited $?"
 }
 if wants full; then run_bench full 300; fi
+# Batch 1 and 8 at 4K, without and then with CUDA graphs: what the graphs save.
+if wants nographs; then
+  grid=(--model "$model" --device cuda --batch 1,8 --context 4096 --steps 8 --fill copy --prefill-chunk 4096)
+  (export SLKV_CUDA_GRAPHS=0 && run_bench nographs 150)
+  run_bench graphs 150
+fi
 if wants lazy; then run_bench lazy50 300 --lazy-fraction 0.5 --sink 4 --recent 1024; fi
 say "done; outputs in $out"
 ls -la "$out" >&2

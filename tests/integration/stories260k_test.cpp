@@ -182,6 +182,38 @@ TEST(Stories260K, BatchGivesEachSequenceItsTokensAlone) {
   EXPECT_EQ(cache.pool().blocks_in_use(), 0);  // every sequence released
 }
 
+// Without an on_logits callback the Generator draws tokens in the backend
+// (Backend::sample_tokens); with one it draws them on the host from the
+// logits it hands out. Both follow TokenDraw, so a seeded run agrees.
+TEST(Stories260K, SamplingInTheBackendEqualsSamplingOnTheHost) {
+  SLKV_REQUIRE_SHARED();
+  Loaded loaded = load(testing::stories_dir());
+  std::vector<GenerationRequest> requests;
+  std::vector<int64_t> lengths;
+  const std::vector<SamplingParams> samplings = {{0.9f, 0, 1.f, 11}, {1.2f, 20, 1.f, 12}, {0.7f, 0, 0.8f, 13},
+                                                 {1.0f, 40, 0.9f, 14}, {}};
+  for (const SamplingParams& sampling : samplings) {
+    requests.push_back({loaded.tokenizer->encode("Once upon a time", true), 50, sampling});
+    lengths.push_back(static_cast<int64_t>(requests.back().prompt_tokens.size()) + 50);
+  }
+  auto run = [&](bool hand_out_logits) {
+    KvCache cache(kv_geometry_for(loaded.model->config(), lengths));
+    Generator generator(*loaded.model, *loaded.backend, cache, {2});
+    int64_t rows_seen = 0;
+    LogitsCallback on_logits = [&](size_t, std::span<const float>) { ++rows_seen; };
+    auto results = generator.generate(requests, {}, hand_out_logits ? on_logits : LogitsCallback{});
+    EXPECT_EQ(rows_seen > 0, hand_out_logits);
+    std::vector<std::vector<int32_t>> tokens;
+    for (const auto& result : results) tokens.push_back(result.tokens);
+    return tokens;
+  };
+  const auto in_backend = run(false);
+  const auto on_host = run(true);
+  EXPECT_EQ(in_backend, on_host);
+  // The sampled requests really sampled: they left the greedy path.
+  EXPECT_NE(in_backend[0], in_backend[4]);
+}
+
 TEST(Stories260K, OverLongPromptIsRejected) {
   SLKV_REQUIRE_SHARED();
   Loaded loaded = load(testing::stories_dir());

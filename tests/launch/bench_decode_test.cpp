@@ -33,9 +33,12 @@ const Json& point_at(const Json& report, int64_t context, int64_t batch) {
   return none;
 }
 
+// Untimed warm-up decode steps before the timed ones.
+constexpr int64_t kWarmup = 2;
+
 // Tokens each sequence's full layer holds during the timed steps: the
-// context, the warm-up token, and one more per step (averaged over steps).
-double full_layer_tokens_read(int64_t context, int64_t steps) { return context + 1 + (steps + 1) / 2.0; }
+// context, the warm-up tokens, and one more per step (averaged over steps).
+double full_layer_tokens_read(int64_t context, int64_t steps) { return context + kWarmup + (steps + 1) / 2.0; }
 
 TEST(BenchDecode, StoriesReportsEveryPointWithKvGrowingWithContextAndBatch) {
   SLKV_REQUIRE_SHARED();
@@ -62,7 +65,7 @@ TEST(BenchDecode, StoriesReportsEveryPointWithKvGrowingWithContextAndBatch) {
     EXPECT_NEAR(point["tok_s"].get<double>(), batch * 1e3 / point["step_ms"].get<double>(), 1e-6);
     EXPECT_DOUBLE_EQ(point["kv_bytes_read_per_step"].get<double>(),
                      batch * layers * full_layer_tokens_read(context, 3) * per_token_layer);
-    EXPECT_EQ(point["kv_bytes_held"].get<double>(), batch * layers * (context + 1 + 3) * per_token_layer);
+    EXPECT_EQ(point["kv_bytes_held"].get<double>(), batch * layers * (context + kWarmup + 3) * per_token_layer);
     EXPECT_EQ(point["kv_bytes_full"], point["kv_bytes_held"]);
     const double floor_ms = (weight_bytes + point["kv_bytes_read_per_step"].get<double>()) /
                             (report["read_bandwidth_gbps"].get<double>() * 1e9) * 1e3;
@@ -114,8 +117,8 @@ TEST_F(BenchDecodeTestModel, HalfTheLayersWindowedReadAndHoldTheExpectedKv) {
       kBatch * (2 * full_layer_tokens_read(kContext, kSteps) + 2 * (kSink + kRecent)) * per_token_layer;
   EXPECT_DOUBLE_EQ(f["kv_bytes_read_per_step"].get<double>(), full_read);
   EXPECT_DOUBLE_EQ(l["kv_bytes_read_per_step"].get<double>(), lazy_read);
-  const double full_held = kBatch * kLayers * (kContext + 1 + kSteps) * per_token_layer;
-  const double lazy_held = kBatch * (2 * (kContext + 1 + kSteps) + 2 * (kSink + kRecent)) * per_token_layer;
+  const double full_held = kBatch * kLayers * (kContext + kWarmup + kSteps) * per_token_layer;
+  const double lazy_held = kBatch * (2 * (kContext + kWarmup + kSteps) + 2 * (kSink + kRecent)) * per_token_layer;
   EXPECT_EQ(f["kv_bytes_held"].get<double>(), full_held);
   EXPECT_EQ(l["kv_bytes_held"].get<double>(), lazy_held);
   EXPECT_EQ(l["kv_bytes_full"].get<double>(), full_held);  // what full KV would hold
@@ -137,7 +140,7 @@ TEST_F(BenchDecodeTestModel, MarkdownTableByDefault) {
 TEST(BenchDecode, PointsThatCannotFitAreReportedAndTheRestRun) {
   SLKV_REQUIRE_SHARED();
   // stories260K: 5 layers, 4 KV heads of 8 -> 4096-byte blocks of 16 tokens.
-  // Context 64 + 1 + 2 steps = 5 blocks per layer; the source sequence 4 per
+  // Context 64 + 2 warm-up + 2 steps = 5 blocks per layer; the source sequence 4 per
   // layer: batch 1 needs 45 blocks (184320 bytes), batch 4 120 (491520).
   const Json report = run_json("--model " + stories_dir().string() +
                                " --device cpu --threads 1 --bandwidth-gbps 10 --steps 2 --batch 1,4"
