@@ -67,12 +67,13 @@ void KvBlockPool::retain(BlockId block) {
   ++holders_[block];
 }
 
-void KvBlockPool::release(BlockId block) {
+bool KvBlockPool::release(BlockId block) {
   SLKV_CHECK(block >= 0 && block < static_cast<BlockId>(blocks_created_) && holders_[block] > 0,
              "releasing block " << block << " that is not in use");
-  if (--holders_[block] > 0) return;
+  if (--holders_[block] > 0) return false;
   free_list_.push_back(block);
   --blocks_in_use_;
+  return true;
 }
 
 float* KvBlockPool::keys(BlockId block) {

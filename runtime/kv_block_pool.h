@@ -29,9 +29,10 @@ class KvBlockPool {
   // Throws slkv::Error when all max_blocks blocks are in use.
   BlockId allocate();
   // Blocks are reference counted: a windowed layer's sink and recent parts may
-  // share one block. release() frees the block when the last holder lets go.
+  // share one block. release() frees the block when the last holder lets go
+  // (and then returns true).
   void retain(BlockId block);
-  void release(BlockId block);
+  bool release(BlockId block);
 
   // In the pool's memory (see memory()).
   float* keys(BlockId block);    // [block_size][floats_per_token]

@@ -1,11 +1,12 @@
 #include "runtime/kv_cache.h"
 
 #include <algorithm>
-#include <cstring>
+#include <cstddef>
 #include <set>
 #include <string>
 
 #include "kernels/backend_buffer.h"
+#include "kernels/cpu/copy_regions.h"
 #include "runtime/error.h"
 
 namespace slkv {
@@ -29,11 +30,10 @@ KvCache::KvCache(const KvCacheGeometry& geometry, Backend* memory)
       pool_(geometry.block_size, geometry.n_kv_heads * geometry.head_dim, geometry.max_blocks, memory) {}
 
 void KvCache::copy_regions(std::span<const CopyRegion> regions) const {
-  if (Backend* memory = pool_.memory()) {
+  if (Backend* memory = pool_.memory())
     memory->copy_regions(regions);  // one kernel on a GPU
-    return;
-  }
-  for (const CopyRegion& region : regions) std::memcpy(region.dst, region.src, static_cast<size_t>(region.bytes));
+  else
+    cpu::copy_regions(regions);
 }
 
 KvCache::~KvCache() {
@@ -70,16 +70,16 @@ const KvCache::LayerState& KvCache::layer_state(SequenceId sequence, int64_t lay
 
 void KvCache::release_segments(LayerState& state) {
   for (auto& segment : state.segments) {
-    for (BlockId block : segment.blocks) pool_.release(block);
+    for (BlockId block : segment.blocks) release_block(block);
     segment = Segment{};
   }
 }
 
-void KvCache::append_to_segment(Segment& segment, const float* keys, const float* values, int64_t n_tokens) {
+void KvCache::append_to_segment(Segment& segment, const float* keys, const float* values, int64_t n_tokens,
+                                std::vector<CopyRegion>& copies) {
   const int64_t block_size = geometry_.block_size;
   const int64_t floats = pool_.floats_per_token();
   const int64_t token_bytes = floats * static_cast<int64_t>(sizeof(float));
-  std::vector<CopyRegion> copies;
   while (n_tokens > 0) {
     int64_t end_slot = segment.first_slot + segment.length;
     int64_t capacity = static_cast<int64_t>(segment.blocks.size()) * block_size;
@@ -97,7 +97,6 @@ void KvCache::append_to_segment(Segment& segment, const float* keys, const float
     segment.length += count;
     n_tokens -= count;
   }
-  copy_regions(copies);
 }
 
 void KvCache::drop_front(Segment& segment, int64_t n_tokens) {
@@ -105,26 +104,56 @@ void KvCache::drop_front(Segment& segment, int64_t n_tokens) {
   segment.first_slot += n_tokens;
   segment.length -= n_tokens;
   while (!segment.blocks.empty() && segment.first_slot >= geometry_.block_size) {
-    pool_.release(segment.blocks.front());
+    release_block(segment.blocks.front());
     segment.blocks.pop_front();
     segment.first_slot -= geometry_.block_size;
   }
 }
 
 void KvCache::append(SequenceId sequence, int64_t layer, const float* keys, const float* values, int64_t n_tokens) {
-  LayerState& state = layer_state(sequence, layer);
-  append_to_segment(state.segments.back(), keys, values, n_tokens);
-  state.appended += n_tokens;
-  const Retention& retention = state.retention;
-  if (retention.kind != Retention::Kind::Window || state.growth != WindowGrowth::Rolling) return;
-  if (state.segments.size() == 1) {
-    // Not yet split: a short prompt that has now grown past the window.
-    if (state.segments[0].length > retention.sink + retention.recent)
-      apply_window(sequence, layer, retention.sink, retention.recent, state.growth);
-    return;
+  const KvAppend one{sequence, layer, keys, values, n_tokens};
+  append_all(std::span(&one, 1));
+}
+
+void KvCache::release_block(BlockId block) {
+  if (!pool_.release(block) || !pending_copies_) return;
+  // The block is free: its tokens are dead, and a later append of the batch
+  // may take it, so copies still bound for it must not run after theirs.
+  const int64_t block_bytes = geometry_.block_size * pool_.floats_per_token() * static_cast<int64_t>(sizeof(float));
+  auto inside = [&](const void* dst, const float* region) {
+    const auto* byte = static_cast<const std::byte*>(dst);
+    const auto* begin = reinterpret_cast<const std::byte*>(region);
+    return byte >= begin && byte < begin + block_bytes;
+  };
+  std::erase_if(*pending_copies_, [&](const CopyRegion& copy) {
+    return inside(copy.dst, pool_.keys(block)) || inside(copy.dst, pool_.values(block));
+  });
+}
+
+void KvCache::append_all(std::span<const KvAppend> appends) {
+  // Bookkeeping first, gathering the copies, then the copies in one op.
+  std::vector<CopyRegion> copies;
+  pending_copies_ = &copies;
+  struct StopGathering {
+    KvCache& cache;
+    ~StopGathering() { cache.pending_copies_ = nullptr; }
+  } stop_gathering{*this};
+  for (const KvAppend& item : appends) {
+    LayerState& state = layer_state(item.sequence, item.layer);
+    append_to_segment(state.segments.back(), item.keys, item.values, item.n_tokens, copies);
+    state.appended += item.n_tokens;
+    const Retention& retention = state.retention;
+    if (retention.kind != Retention::Kind::Window || state.growth != WindowGrowth::Rolling) continue;
+    if (state.segments.size() == 1) {
+      // Not yet split: a short prompt that has now grown past the window.
+      if (state.segments[0].length > retention.sink + retention.recent)
+        apply_window(item.sequence, item.layer, retention.sink, retention.recent, state.growth);
+      continue;
+    }
+    Segment& recent = state.segments.back();
+    if (recent.length > retention.recent) drop_front(recent, recent.length - retention.recent);
   }
-  Segment& recent = state.segments.back();
-  if (recent.length > retention.recent) drop_front(recent, recent.length - retention.recent);
+  copy_regions(copies);
 }
 
 void KvCache::apply_window(SequenceId sequence, int64_t layer, int64_t sink, int64_t recent, WindowGrowth growth) {
@@ -153,7 +182,7 @@ void KvCache::apply_window(SequenceId sequence, int64_t layer, int64_t sink, int
   recent_segment.first_slot = recent > 0 ? (whole.first_slot + recent_start) % block_size : 0;
   for (int64_t b = first_recent_block; b < n_blocks; ++b) recent_segment.blocks.push_back(whole.blocks[b]);
 
-  for (int64_t b = last_sink_block + 1; b < first_recent_block; ++b) pool_.release(whole.blocks[b]);
+  for (int64_t b = last_sink_block + 1; b < first_recent_block; ++b) release_block(whole.blocks[b]);
   // A block holding both the last sink tokens and the first recent ones now has two holders.
   if (last_sink_block >= 0 && last_sink_block == first_recent_block) pool_.retain(whole.blocks[last_sink_block]);
 
@@ -201,7 +230,9 @@ void KvCache::keep_selected(SequenceId sequence, int64_t layer, const std::vecto
   release_segments(state);
   state.segments.assign(1, Segment{});
   state.retention = Retention{Retention::Kind::Selected, 0, 0};
-  append_to_segment(state.segments[0], keys, values, n_kept);
+  std::vector<CopyRegion> refill;
+  append_to_segment(state.segments[0], keys, values, n_kept, refill);
+  copy_regions(refill);
 }
 
 std::vector<KvSpan> KvCache::spans(SequenceId sequence, int64_t layer) const {

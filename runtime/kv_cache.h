@@ -47,6 +47,15 @@ struct KvCacheGeometry {
 KvCacheGeometry kv_geometry_for(const ModelConfig& config, const std::vector<int64_t>& tokens_per_sequence,
                                 int64_t block_size = 16);
 
+// One append of KvCache::append_all.
+struct KvAppend {
+  SequenceId sequence = 0;
+  int64_t layer = 0;
+  const float* keys = nullptr;
+  const float* values = nullptr;
+  int64_t n_tokens = 0;
+};
+
 class KvCache {
  public:
   // memory: the backend whose memory holds the KV blocks (the one the model
@@ -62,6 +71,9 @@ class KvCache {
   // Appends n_tokens keys/values ([n_tokens][n_kv_heads][head_dim] each).
   // A Window layer in Rolling mode then drops its oldest recent tokens.
   void append(SequenceId sequence, int64_t layer, const float* keys, const float* values, int64_t n_tokens);
+  // Every append in order, as append() does each, with all their copies
+  // issued as one backend op (one kernel on a GPU for a whole batch).
+  void append_all(std::span<const KvAppend> appends);
 
   // The layer's tokens in order, as contiguous runs for the attention kernel
   // (pointers into the cache's memory).
@@ -107,17 +119,23 @@ class KvCache {
 
   LayerState& layer_state(SequenceId sequence, int64_t layer);
   const LayerState& layer_state(SequenceId sequence, int64_t layer) const;
-  void append_to_segment(Segment& segment, const float* keys, const float* values, int64_t n_tokens);
+  // Takes slots for n_tokens more tokens (new blocks as needed) and adds the copies that fill them to `copies`.
+  void append_to_segment(Segment& segment, const float* keys, const float* values, int64_t n_tokens,
+                         std::vector<CopyRegion>& copies);
   void drop_front(Segment& segment, int64_t n_tokens);
   // Copies within the cache's memory, all in one backend call.
   void copy_regions(std::span<const CopyRegion> regions) const;
   void release_segments(LayerState& state);
+  // pool_.release, also dropping the gathered copies (pending_copies_) bound
+  // for a block that becomes free.
+  void release_block(BlockId block);
   // Block and offset of slot `slot` of the layer.
   std::pair<BlockId, int64_t> locate(const LayerState& state, int64_t slot) const;
 
   KvCacheGeometry geometry_;
   KvBlockPool pool_;
   SequenceId next_sequence_ = 0;
+  std::vector<CopyRegion>* pending_copies_ = nullptr;  // set while append_all gathers copies
   std::unordered_map<SequenceId, SequenceState> sequences_;
 };
 

@@ -338,10 +338,18 @@ const float* Model::forward_in_backend(std::span<const SequenceChunk> chunks, Kv
       backend.rope(k, positions, n, shape.n_kv_heads, c.head_dim, inv_freq_.data);
     });
 
+    // The batch's new keys and values into the cache (one batched copy), then attention per sequence.
+    kv_appends_.clear();
     int64_t row = 0;
     for (const SequenceChunk& chunk : chunks) {
       const int64_t count = static_cast<int64_t>(chunk.tokens.size());
-      cache.append(chunk.sequence, layer_index, k + row * kv_dim, v + row * kv_dim, count);
+      kv_appends_.push_back({chunk.sequence, layer_index, k + row * kv_dim, v + row * kv_dim, count});
+      row += count;
+    }
+    cache.append_all(kv_appends_);
+    row = 0;
+    for (const SequenceChunk& chunk : chunks) {
+      const int64_t count = static_cast<int64_t>(chunk.tokens.size());
       std::vector<KvSpan> spans = cache.spans(chunk.sequence, layer_index);
       float* lse = observer ? lse_.floats() + row * shape.n_heads : nullptr;
       backend.attention(q + row * q_dim, count, spans, shape, attn_out + row * q_dim, lse);

@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/attention_mass.h"
+#include "kernels/cpu/copy_regions.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/sampling.h"
@@ -45,12 +46,7 @@ void CpuBackend::fill_zero(void* dst, int64_t bytes) {
   if (bytes > 0) std::memset(dst, 0, static_cast<size_t>(bytes));
 }
 
-void CpuBackend::copy_regions(std::span<const CopyRegion> regions) {
-  for (const CopyRegion& region : regions) {
-    SLKV_CHECK(region.bytes >= 0, "copying " << region.bytes << " bytes");
-    if (region.bytes > 0) std::memcpy(region.dst, region.src, static_cast<size_t>(region.bytes));
-  }
-}
+void CpuBackend::copy_regions(std::span<const CopyRegion> regions) { cpu::copy_regions(regions); }
 
 void CpuBackend::matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) {
   cpu::matmul(x, n_tokens, w, y, n_threads_);

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "kernels/backend.h"
 #include "runtime/error.h"
 
 namespace slkv {
@@ -17,15 +18,22 @@ KvCacheGeometry small_geometry(int64_t max_blocks = 64) { return {2, kHeads, kDi
 // Key of token t, head h, element d encodes (t, h, d) so slots can be identified.
 float key_value(int64_t token, int64_t head, int64_t d) { return token * 100.f + head * 10.f + d; }
 
-void append_tokens(KvCache& cache, SequenceId seq, int64_t layer, int64_t first, int64_t count) {
+// Keys and values of tokens first..first+count-1 ([token][head][dim]).
+struct TokenKv {
   std::vector<float> keys, values;
-  for (int64_t t = first; t < first + count; ++t)
-    for (int64_t h = 0; h < kHeads; ++h)
-      for (int64_t d = 0; d < kDim; ++d) {
-        keys.push_back(key_value(t, h, d));
-        values.push_back(-key_value(t, h, d));
-      }
-  cache.append(seq, layer, keys.data(), values.data(), count);
+  TokenKv(int64_t first, int64_t count) {
+    for (int64_t t = first; t < first + count; ++t)
+      for (int64_t h = 0; h < kHeads; ++h)
+        for (int64_t d = 0; d < kDim; ++d) {
+          keys.push_back(key_value(t, h, d));
+          values.push_back(-key_value(t, h, d));
+        }
+  }
+};
+
+void append_tokens(KvCache& cache, SequenceId seq, int64_t layer, int64_t first, int64_t count) {
+  TokenKv kv(first, count);
+  cache.append(seq, layer, kv.keys.data(), kv.values.data(), count);
 }
 
 // The token ids (from the key encoding) a layer holds, in order.
@@ -181,6 +189,29 @@ TEST(KvCache, SequencesAreIndependent) {
   EXPECT_EQ(held_tokens(cache, b, 0), range(100, 102));
   cache.remove_sequence(a);
   EXPECT_EQ(held_tokens(cache, b, 0), range(100, 102));
+}
+
+// append_all issues a whole batch's copies as one backend op, which a GPU runs
+// all at once. A block that a Rolling window frees during the batch (with
+// copies of tokens that are already dead bound for it) and that a later
+// append of the batch takes must receive only the later copies; the CPU
+// backend refuses overlapping destinations.
+TEST(KvCache, AppendAllDropsCopiesBoundForABlockFreedInTheSameBatch) {
+  auto backend = make_cpu_backend(1);
+  KvCache cache(small_geometry(2), backend.get());  // two blocks: the freed one must be taken again
+  const SequenceId a = cache.add_sequence(), b = cache.add_sequence();
+  append_tokens(cache, a, 0, 0, 2);
+  cache.apply_window(a, 0, 0, 2, WindowGrowth::Rolling);  // 2 tokens: kept, windowed from now on
+
+  const TokenKv a_tokens(2, 6), b_tokens(100, 4);
+  const std::vector<KvAppend> batch = {{a, 0, a_tokens.keys.data(), a_tokens.values.data(), 6},
+                                       {b, 0, b_tokens.keys.data(), b_tokens.values.data(), 4}};
+  // a: tokens 2, 3 fill its first block, 4..7 a second; the window keeps 6, 7
+  // and frees the first block, which b then takes for 100..103.
+  cache.append_all(batch);
+  EXPECT_EQ(held_tokens(cache, a, 0), range(6, 8));
+  EXPECT_EQ(held_tokens(cache, b, 0), range(100, 104));
+  EXPECT_EQ(cache.pool().blocks_in_use(), 2);
 }
 
 }  // namespace
