@@ -1,33 +1,18 @@
-// The token draw, one block per row of logits. The candidate order of
-// kernels/token_draw.h (z descending, then id ascending) is the ascending
-// order of a 64-bit key: a descending-order image of z's bits above the id.
-// Each filter is then "the first candidate, in key order, at which a running
-// total reaches a target", found by radix selection: eight passes over the
-// row, each building a 256-bin histogram of one key byte among the candidates
-// that match the bytes chosen so far, then picking the bin where the total
-// crosses the target. No sort, and the row is only read.
+// The token draw, one block per row of logits, by radix selection over
+// candidate keys (token_select.h): no sort, and the row is only read.
 #include <cfloat>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_math.cuh"
 #include "kernels/cuda/sampling_kernels.h"
+#include "kernels/cuda/token_select.h"
 
 namespace slkv::cuda {
 namespace {
 
 constexpr int kThreads = 512;
 constexpr int kWarps = kThreads / kWarpSize;
-constexpr int kBins = 256;
-constexpr uint64_t kAllKeys = ~uint64_t(0);
-
-// Ascending key order = candidate order.
-__device__ __forceinline__ uint64_t candidate_key(float z, int64_t id) {
-  if (z == 0.f) z = 0.f;  // -0 and +0 compare equal as floats: give them one key
-  const uint32_t bits = __float_as_uint(z);
-  // Ascending image of the float order: flip all bits of negatives, the sign bit of the rest.
-  const uint32_t ascending = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
-  return (uint64_t(~ascending) << 32) | uint64_t(uint32_t(id));
-}
+constexpr int kBins = kSelectBins;
 
 struct SelectScratch {
   unsigned count[kBins];
@@ -113,8 +98,8 @@ __device__ double kept_weight(const Row& row, uint64_t limit, SelectScratch& s) 
 template <bool kWeighted>
 __device__ uint64_t select_key(const Row& row, uint64_t limit, double target, bool inclusive, SelectScratch& s) {
   uint64_t prefix = 0;
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    const uint64_t chosen_mask = shift == 56 ? 0 : kAllKeys << (shift + 8);  // the bytes chosen so far
+  for (int shift = kFirstShift; shift >= 0; shift -= 8) {
+    const uint64_t chosen = chosen_mask(shift);
     for (int b = threadIdx.x; b < kBins; b += kThreads) {
       s.count[b] = 0;
       s.weight[b] = 0;
@@ -123,32 +108,16 @@ __device__ uint64_t select_key(const Row& row, uint64_t limit, double target, bo
     for (int64_t i = threadIdx.x; i < row.vocab; i += kThreads) {
       const float z = row.logits[i] / row.temperature;
       const uint64_t key = candidate_key(z, i);
-      if (key > limit || (key & chosen_mask) != prefix) continue;
+      if (key > limit || (key & chosen) != prefix) continue;
       const int bin = int((key >> shift) & (kBins - 1));
       atomicAdd(&s.count[bin], 1u);
       if (kWeighted) atomicAdd(&s.weight[bin], double(expf(z - row.z_max)));
     }
     __syncthreads();
     if (threadIdx.x == 0) {
-      double before = 0, before_last = 0;
-      int chosen = -1, last = -1;
-      for (int b = 0; b < kBins; ++b) {
-        if (s.count[b] == 0) continue;
-        const double after = before + (kWeighted ? s.weight[b] : double(s.count[b]));
-        if (inclusive ? after >= target : after > target) {
-          chosen = b;
-          break;
-        }
-        last = b;
-        before_last = before;
-        before = after;
-      }
-      if (chosen < 0) {  // out of reach: follow the last non-empty bin down to the last candidate
-        chosen = last;
-        before = before_last;
-      }
-      s.prefix = prefix | (uint64_t(chosen) << shift);
-      s.target = target - before;
+      const BinChoice choice = choose_bin(s.count, s.weight, kWeighted, target, inclusive);
+      s.prefix = prefix | (uint64_t(choice.bin) << shift);
+      s.target = target - choice.before;
     }
     __syncthreads();
     prefix = s.prefix;
