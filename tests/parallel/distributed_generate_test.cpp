@@ -22,18 +22,12 @@ using Json = nlohmann::json;
 
 using testing::JobRun;
 using testing::run;
+using testing::stories_prompts_file;
 using testing::temp_path;
 
-std::filesystem::path prompts_file() {
-  const std::filesystem::path path = temp_path("prompts.jsonl");
-  std::ofstream(path) << "\"Once upon a time, there was a little girl named Lily. She loved to play outside in the "
-                         "park with her friends. One day\"\n"
-                         "\"Tom had a big red ball. He liked to throw it high in the sky and catch it. His dog\"\n";
-  return path;
-}
-
 std::string base_args(const std::string& policy) {
-  return "--device cpu --model " + testing::stories_dir().string() + " --prompts-file " + prompts_file().string() +
+  return "--device cpu --model " + testing::stories_dir().string() + " --prompts-file " +
+         stories_prompts_file().string() +
          " --max-new-tokens 12 --temperature 0 --threads 1 --json --dump-logits --kv-policy " + policy +
          " --sink 4 --recent 16 --obs-window 8 --snapkv-budget 12 --lazy-threshold 0.85";
 }
@@ -237,7 +231,8 @@ TEST(DistributedGenerate, ReplicatedKvHeadsQwen2Bf16Shards) {
                            " --dtype bf16 --shards 2 --seed 7 > /dev/null 2>&1";
   ASSERT_EQ(std::system(make.c_str()), 0);
   for (const char* policy : {"snapkv", "simlayerkv+snapkv"}) {
-    const std::string args = "--device cpu --model " + dir.string() + " --prompts-file " + prompts_file().string() +
+    const std::string args = "--device cpu --model " + dir.string() + " --prompts-file " +
+                             stories_prompts_file().string() +
                              " --max-new-tokens 8 --temperature 0 --threads 1 --json --dump-logits --kv-policy " +
                              policy + " --sink 4 --recent 16 --obs-window 8 --snapkv-budget 12 --lazy-threshold 0.25";
     const JobRun single = run(0, args);

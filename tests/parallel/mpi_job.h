@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -47,6 +48,15 @@ inline JobRun run(int np, const std::string& args, const std::string& env = "",
   while (std::getline(lines, line))
     if (!line.empty() && line[0] == '{') result.results.push_back(nlohmann::json::parse(line));
   return result;
+}
+
+// Two stories prompts, one JSON string per line, for the distributed tests.
+inline std::filesystem::path stories_prompts_file() {
+  const std::filesystem::path path = temp_path("prompts.jsonl");
+  std::ofstream(path) << "\"Once upon a time, there was a little girl named Lily. She loved to play outside in the "
+                         "park with her friends. One day\"\n"
+                         "\"Tom had a big red ball. He liked to throw it high in the sky and catch it. His dog\"\n";
+  return path;
 }
 
 }  // namespace slkv::testing
