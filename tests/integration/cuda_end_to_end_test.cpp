@@ -1,6 +1,7 @@
 // End to end on the CUDA backend: stories260K greedy texts equal llama2.c's
-// reference, and every KV policy gives the CPU backend's tokens and KV per
-// layer. Skips (reported as SKIPPED) without a CUDA build or a visible GPU.
+// reference, every KV policy gives the CPU backend's tokens and KV per
+// layer, and seeded sampling (drawn on the device) gives the CPU's tokens.
+// Skips (reported as SKIPPED) without a CUDA build or a visible GPU.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -10,6 +11,7 @@
 #include "kernels/backend.h"
 #include "runtime/generator.h"
 #include "runtime/model.h"
+#include "runtime/sampler.h"
 #include "runtime/tokenizer.h"
 #include "tests/integration/reference_outputs.h"
 #include "tests/test_support.h"
@@ -46,13 +48,16 @@ struct Runner {
     model = Model::load(dir, {}, backend.get());
   }
 
+  // sampling[i] for prompt i (greedy where sampling has no entry).
   std::vector<GenerationResult> generate(const std::vector<std::vector<int32_t>>& prompts, int64_t max_new_tokens,
-                                         const KvPolicyConfig& policy, std::vector<int32_t> stop_tokens) {
+                                         const KvPolicyConfig& policy, std::vector<int32_t> stop_tokens,
+                                         const std::vector<SamplingParams>& sampling = {}) {
     std::vector<int64_t> lengths;
     std::vector<GenerationRequest> requests;
-    for (const auto& prompt : prompts) {
-      lengths.push_back(static_cast<int64_t>(prompt.size()) + max_new_tokens);
-      requests.push_back(GenerationRequest{prompt, max_new_tokens, {}});
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      lengths.push_back(static_cast<int64_t>(prompts[i].size()) + max_new_tokens);
+      requests.push_back(
+          GenerationRequest{prompts[i], max_new_tokens, i < sampling.size() ? sampling[i] : SamplingParams{}});
     }
     KvCache cache(kv_geometry_for(model->config(), lengths), backend.get());
     Generator generator(*model, *backend, cache, std::move(stop_tokens), policy);
@@ -117,6 +122,36 @@ TEST(CudaEndToEnd, EveryKvPolicyGivesTheCpuTokens) {
       }
     }
   }
+}
+
+TEST(CudaEndToEnd, SeededSamplingGivesTheCpuTokens) {
+  SLKV_REQUIRE_SHARED();
+  std::string reason;
+  std::unique_ptr<Backend> backend = cuda_backend_or_reason(reason);
+  if (!backend) GTEST_SKIP() << reason;
+  Runner cuda(std::move(backend), testing::stories_dir());
+  Runner cpu(make_cpu_backend(2), testing::stories_dir());
+  const Tokenizer tokenizer = Tokenizer::load(testing::stories_dir());
+  const std::vector<std::vector<int32_t>> prompts = {
+      tokenizer.encode("Once upon a time, there was a little girl named Lily.", true),
+      tokenizer.encode("Tom had a big red ball. He liked to throw it high in the sky and catch it. His dog", true),
+      tokenizer.encode("One day", true), tokenizer.encode("The cat sat on the mat.", true)};
+  // One batch, so each step draws every row in one sample_tokens call: three
+  // sampled requests (each its own seed) and a greedy one among them.
+  const std::vector<SamplingParams> sampling = {
+      {0.8f, 40, 0.9f, 1234}, {0.8f, 40, 0.9f, 99}, {1.0f, 0, 1.0f, 7}, {0.f, 0, 1.f, 0}};
+  const int64_t new_tokens = 32;
+  const std::vector<GenerationResult> expected = cpu.generate(prompts, new_tokens, {}, {}, sampling);
+  const std::vector<GenerationResult> got = cuda.generate(prompts, new_tokens, {}, {}, sampling);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].tokens.size(), size_t(new_tokens)) << "prompt " << i;
+    EXPECT_EQ(got[i].tokens, expected[i].tokens) << "prompt " << i;
+  }
+  // The sampled requests really sampled: greedy gives other tokens.
+  const std::vector<GenerationResult> greedy = cpu.generate(prompts, new_tokens, {}, {});
+  for (size_t i = 0; i < 3; ++i) EXPECT_NE(expected[i].tokens, greedy[i].tokens) << "prompt " << i;
+  EXPECT_EQ(expected[3].tokens, greedy[3].tokens);
 }
 
 }  // namespace

@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <numeric>
+#include <span>
 #include <vector>
 
 #include "kernels/backend.h"
 #include "kernels/backend_buffer.h"
+#include "runtime/error.h"
 
 namespace slkv {
 namespace {
@@ -32,6 +35,56 @@ TEST(BackendMemory, CpuCopiesAndZeroes) {
   backend->release(a);
   backend->release(b);
   backend->release(nullptr);
+}
+
+TEST(BackendMemory, CpuCopyRegionsGathersScatteredSources) {
+  std::unique_ptr<Backend> backend = make_cpu_backend(1);
+  // Three separate source allocations, each filled with its own byte pattern.
+  const int64_t source_bytes[] = {1000, 37, 4096};
+  std::vector<std::vector<uint8_t>> host_sources;
+  std::vector<uint8_t*> sources;
+  for (int s = 0; s < 3; ++s) {
+    std::vector<uint8_t> bytes(static_cast<size_t>(source_bytes[s]));
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 7 + s * 101 + 1);
+    sources.push_back(static_cast<uint8_t*>(backend->allocate(source_bytes[s])));
+    backend->copy_from_host(sources.back(), bytes.data(), source_bytes[s]);
+    host_sources.push_back(std::move(bytes));
+  }
+  const int64_t dst_bytes = 2048;
+  uint8_t* dst = static_cast<uint8_t*>(backend->allocate(dst_bytes));
+  std::vector<uint8_t> expected(static_cast<size_t>(dst_bytes), 0xEE);
+  backend->copy_from_host(dst, expected.data(), dst_bytes);
+
+  struct Piece {
+    int source;
+    int64_t offset, bytes;
+  };
+  // Odd and even sizes and offsets, a zero-byte region, one byte, a whole source.
+  const Piece pieces[] = {{2, 3, 129}, {0, 0, 64},    {1, 0, 37},   {0, 999, 1}, {2, 100, 0},
+                          {1, 5, 11},  {2, 4000, 96}, {0, 17, 513}, {2, 1, 0},   {0, 500, 7}};
+  std::vector<CopyRegion> regions;
+  int64_t at = 1;  // the destination starts one byte in: nothing is aligned
+  for (const Piece& p : pieces) {
+    regions.push_back({dst + at, sources[p.source] + p.offset, p.bytes});
+    std::memcpy(expected.data() + at, host_sources[p.source].data() + p.offset, static_cast<size_t>(p.bytes));
+    at += p.bytes;
+  }
+  ASSERT_LT(at, dst_bytes);
+  backend->copy_regions(regions);
+  backend->copy_regions(std::span<const CopyRegion>());  // nothing to copy
+
+  std::vector<uint8_t> got(static_cast<size_t>(dst_bytes));
+  backend->copy_to_host(got.data(), dst, dst_bytes);
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(int(got[i]), int(expected[i])) << "byte " << i;
+  // The sources are read, not changed.
+  for (int s = 0; s < 3; ++s) {
+    std::vector<uint8_t> back(host_sources[s].size());
+    backend->copy_to_host(back.data(), sources[s], source_bytes[s]);
+    EXPECT_EQ(back, host_sources[s]) << "source " << s;
+  }
+  EXPECT_THROW(backend->copy_regions(std::vector<CopyRegion>{{dst, sources[0], -1}}), InternalError);
+  for (uint8_t* source : sources) backend->release(source);
+  backend->release(dst);
 }
 
 TEST(BackendMemory, BufferGrowsKeepsCapacityAndOutlivesAHostBackend) {

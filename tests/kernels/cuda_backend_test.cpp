@@ -18,6 +18,12 @@
 //  * lse: absolute kLseTolerance = 1e-4 (values are log-sums of order 1..10).
 //  * window_attention_mass: relative kMassTolerance = 1e-5 (a sum of
 //    probabilities accumulated in double on both sides from fp32 terms).
+//  * sample_tokens: exact token equality with cpu::draw_token, whose
+//    definition (kernels/token_draw.h) both implement. Only a uniform (or a
+//    top-p target) within ~1e-7 of an interval boundary could tell the GPU's
+//    expf from the CPU's; a failure message says whether it was one.
+//  * copy_regions: byte for byte.
+//  * run_recorded: kNmseF32 after every run, recorded or replayed.
 // Every test skips when no CUDA device is visible (this build machine).
 #include <gtest/gtest.h>
 
@@ -26,16 +32,23 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <limits>
 #include <memory>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/sampling.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_device.h"
 #include "runtime/dtype.h"
+#include "kernels/token_draw.h"
 #include "runtime/error.h"
 
 namespace slkv {
@@ -461,6 +474,285 @@ TEST_F(CudaBackendTest, MemoryOps) {
   }
   EXPECT_FALSE(cuda_->uses_host_memory());
   EXPECT_EQ(cuda_->name(), "cuda");
+}
+
+// ---- sample_tokens: the GPU's radix-select draw against cpu::draw_token ----
+
+// One row of logits for the token draw tests.
+struct LogitRow {
+  std::string kind;
+  std::vector<float> logits;
+};
+
+// Rows of `vocab` logits, each kind stressing a part of the definition.
+std::vector<LogitRow> logit_rows(int64_t vocab, std::mt19937& rng) {
+  const size_t n = size_t(vocab);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::uniform_real_distribution<float> unit(0.f, 1.f);
+  std::uniform_int_distribution<size_t> position(0, n - 1);
+  std::vector<LogitRow> rows;
+
+  std::vector<float> v(n);
+  for (float& x : v) x = 3.f * normal(rng);
+  rows.push_back({"random", v});
+
+  // Quarter steps: exact ties everywhere, at every top-k and top-p boundary;
+  // the largest value at several ids.
+  for (float& x : v) x = std::round(8.f * normal(rng)) / 4.f;
+  const float top = *std::max_element(v.begin(), v.end());
+  for (int i = 0; i < 4; ++i) v[position(rng)] = top;
+  rows.push_back({"ties", v});
+
+  rows.push_back({"constant", std::vector<float>(n, 2.5f)});
+
+  // 70% of the row at its maximum, the rest below.
+  for (float& x : v) x = unit(rng) < 0.7f ? 4.f : std::min(3.9f, 4.f + 2.f * normal(rng));
+  rows.push_back({"mostly equal", v});
+
+  // -0 and +0 are one value: ties broken by id, not by sign.
+  const float values[] = {-0.f, 0.f, -0.5f, -1.5f};
+  std::uniform_int_distribution<int> pick(0, 3);
+  for (float& x : v) x = values[pick(rng)];
+  rows.push_back({"signed zeros", v});
+
+  // -inf entries weigh nothing (one finite entry at least).
+  for (size_t i = 0; i < n; ++i)
+    v[i] = unit(rng) < 0.3f && i != n / 2 ? -std::numeric_limits<float>::infinity() : 2.f * normal(rng);
+  rows.push_back({"-inf", v});
+  return rows;
+}
+
+// The draws of the test, for one vocabulary size (uniform filled in later).
+std::vector<TokenDraw> draw_configs(int64_t vocab) {
+  return {
+      {0.f, 0, 1.f, 0.0},            // greedy
+      {0.f, 5, 0.5f, 0.0},           // greedy: the filters are not read
+      {1.f, 0, 1.f, 0.0},            // temperature only
+      {0.6f, 0, 1.f, 0.0},
+      {1.7f, 0, 1.f, 0.0},
+      {1.f, 1, 1.f, 0.0},            // top-k
+      {0.8f, 5, 1.f, 0.0},
+      {1.f, vocab - 1, 1.f, 0.0},
+      {1.2f, vocab, 1.f, 0.0},
+      {1.f, vocab + 5, 1.f, 0.0},
+      {1.f, 0, 0.05f, 0.0},          // top-p
+      {0.7f, 0, 0.5f, 0.0},
+      {1.f, 0, 0.9f, 0.0},
+      {1.3f, 0, 1.f, 0.0},
+      {0.8f, 40, 0.9f, 0.0},         // both
+      {1.f, 5, 0.5f, 0.0},
+      {0.5f, vocab - 1, 0.05f, 0.0},
+      {2.f, 1000, 0.95f, 0.0},
+  };
+}
+
+std::string describe(const TokenDraw& d) {
+  std::ostringstream os;
+  os.precision(17);
+  os << "temperature " << d.temperature << " top_k " << d.top_k << " top_p " << d.top_p << " uniform " << d.uniform;
+  return os.str();
+}
+
+TEST_F(CudaBackendTest, SampleTokensDrawsTheCpuReferenceTokens) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> random_uniform(0.0, 1.0);
+  // Cycled through the rows: the ends of [0, 1), halves and quarters (exact
+  // interval starts on the constant rows) and random draws.
+  const double uniforms[] = {0.0, 0.999999, 0.5, 0.25, -1.0, -1.0, -1.0};  // -1: random
+  std::vector<std::pair<float, int32_t>> scratch;
+  for (int64_t vocab : {1, 7, 1000, 32000, 128256}) {
+    const std::vector<LogitRow> kinds = logit_rows(vocab, rng);
+    const std::vector<TokenDraw> configs = draw_configs(vocab);
+    std::vector<float> logits;
+    std::vector<TokenDraw> draws;
+    std::vector<size_t> kind_of_row;
+    size_t cycle = 0;
+    for (size_t k = 0; k < kinds.size(); ++k) {
+      for (const TokenDraw& config : configs) {
+        for (int repeat = 0; repeat < 2; ++repeat) {
+          TokenDraw d = config;
+          const double u = uniforms[cycle++ % std::size(uniforms)];
+          d.uniform = u < 0 ? random_uniform(rng) : u;
+          draws.push_back(d);
+          kind_of_row.push_back(k);
+          logits.insert(logits.end(), kinds[k].logits.begin(), kinds[k].logits.end());
+        }
+      }
+    }
+    const int64_t n_rows = int64_t(draws.size());
+    Arena arena(*cuda_);
+    const float* device_logits = arena.put(logits);
+    std::vector<int32_t> tokens(draws.size(), -1);
+    cuda_->sample_tokens(device_logits, n_rows, vocab, draws, tokens.data());
+
+    int mismatches = 0;
+    for (int64_t row = 0; row < n_rows; ++row) {
+      const std::vector<float>& row_logits = kinds[kind_of_row[row]].logits;
+      const TokenDraw& d = draws[row];
+      const int32_t expected = cpu::draw_token(row_logits, d, scratch);
+      const int32_t got = tokens[row];
+      if (got == expected) continue;
+      if (++mismatches > 20) continue;  // the count below says how many more
+      std::ostringstream why;
+      why << "vocab " << vocab << ", row " << row << " (" << kinds[kind_of_row[row]].kind << "), " << describe(d)
+          << ": cpu " << expected << " (logit " << row_logits[size_t(expected)] << "), cuda " << got;
+      if (got >= 0 && got < vocab) why << " (logit " << row_logits[size_t(got)] << ")";
+      if (d.temperature != 0.f) {
+        TokenDraw below = d, above = d;
+        below.uniform = std::max(0.0, d.uniform - 1e-6);
+        above.uniform = std::min(0.9999999, d.uniform + 1e-6);
+        why << "; cpu at uniform -/+ 1e-6: " << cpu::draw_token(row_logits, below, scratch) << " / "
+            << cpu::draw_token(row_logits, above, scratch);
+      }
+      ADD_FAILURE() << why.str();
+    }
+    EXPECT_EQ(mismatches, 0) << "vocab " << vocab << ": " << mismatches << " of " << n_rows << " rows differ";
+  }
+}
+
+TEST_F(CudaBackendTest, SampleTokensOfNoRowsAndOfOneRow) {
+  Arena arena(*cuda_);
+  const float* logits = arena.put(std::vector<float>{0.5f, 3.f, -1.f, 3.f});
+  std::vector<int32_t> tokens(1, -1);
+  cuda_->sample_tokens(logits, 0, 4, {}, tokens.data());
+  EXPECT_EQ(tokens[0], -1) << "no rows: nothing written";
+  const TokenDraw greedy{};
+  cuda_->sample_tokens(logits, 1, 4, std::span<const TokenDraw>(&greedy, 1), tokens.data());
+  EXPECT_EQ(tokens[0], 1);
+  const TokenDraw last{1.f, 2, 1.f, 0.999999};  // top-2 keeps ids 1 and 3; just below 1 takes id 3
+  cuda_->sample_tokens(logits, 1, 4, std::span<const TokenDraw>(&last, 1), tokens.data());
+  EXPECT_EQ(tokens[0], 3);
+}
+
+// ---- copy_regions: one kernel for many copies of any alignment ----
+
+TEST_F(CudaBackendTest, CopyRegionsOfEveryAlignment) {
+  constexpr int64_t kBytes = 65536;
+  std::vector<uint8_t> host_src(static_cast<size_t>(kBytes)), host_dst(static_cast<size_t>(kBytes), 0xCD);
+  for (size_t i = 0; i < host_src.size(); ++i) host_src[i] = uint8_t((i * 131 + i / 256) & 0xFF);
+  Arena arena(*cuda_);
+  uint8_t* src = arena.put(host_src);
+  uint8_t* dst = arena.put(host_dst);
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(src) % 16, 0u);
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(dst) % 16, 0u);
+
+  struct Offsets {
+    int64_t dst, src, bytes;
+  };
+  // Destinations are disjoint and increasing.
+  const Offsets offsets[] = {
+      {0, 4096, 4096},       // 16-byte aligned addresses and size
+      {4096, 48, 160},       // 16-byte aligned
+      {4256, 8196, 4},       // 4-byte aligned source
+      {4272, 100, 1000},     // 4-byte aligned source and size
+      {5276, 2000, 200},     // 4-byte aligned destination
+      {5480, 3000, 33},      // 8-byte aligned addresses, odd size
+      {5520, 3333, 77},      // odd source
+      {5601, 4096, 64},      // odd destination, aligned size
+      {5700, 7, 0},          // nothing
+      {5701, 9999, 1},       // one byte
+      {5760, 16000, 16},     // one 16-byte unit
+      {6000, 20000, 20003},  // large, odd size
+      {26500, 123, 5},       // odd everything
+      {26600, 40000, 24000}, // large and aligned: many units per thread
+  };
+  std::vector<CopyRegion> regions;
+  for (const Offsets& o : offsets) {
+    regions.push_back({dst + o.dst, src + o.src, o.bytes});
+    std::memcpy(host_dst.data() + o.dst, host_src.data() + o.src, size_t(o.bytes));
+  }
+  cuda_->copy_regions(regions);
+  const std::vector<uint8_t> got = arena.get(dst, size_t(kBytes));
+  size_t first_bad = got.size();
+  for (size_t i = 0; i < got.size() && first_bad == got.size(); ++i)
+    if (got[i] != host_dst[i]) first_bad = i;
+  EXPECT_EQ(first_bad, got.size()) << "first differing byte";
+  EXPECT_EQ(arena.get(src, size_t(kBytes)), host_src) << "the source is only read";
+
+  // More regions than the kernel has blocks (65535): each block copies several.
+  constexpr int64_t kMany = 70000;
+  std::vector<uint8_t> host_many(size_t(3 * kMany), 0x5A);
+  uint8_t* many = arena.put(host_many);
+  regions.clear();
+  for (int64_t i = 0; i < kMany; ++i) {
+    const int64_t bytes = 1 + i % 3, from = (i * 7919) % (kBytes - 3);
+    regions.push_back({many + 3 * i, src + from, bytes});
+    std::memcpy(host_many.data() + 3 * i, host_src.data() + from, size_t(bytes));
+  }
+  cuda_->copy_regions(regions);
+  EXPECT_EQ(arena.get(many, host_many.size()), host_many);
+  cuda_->copy_regions(std::span<const CopyRegion>());  // no regions: nothing to do
+  EXPECT_EQ(arena.get(many, host_many.size()), host_many);
+}
+
+// ---- run_recorded: CUDA graphs replay the recorded ops on new contents ----
+
+TEST_F(CudaBackendTest, RunRecordedReplaysOnNewInputs) {
+  auto& cuda = static_cast<CudaBackend&>(*cuda_);
+  std::mt19937 rng(12);
+  struct Case {
+    int64_t n_tokens, rows, cols;
+    DType dtype;
+  };
+  // 3 tokens take the GEMV, 16 cuBLAS (captured with its fixed workspace).
+  for (const Case c : {Case{3, 96, 130, DType::F32}, Case{3, 64, 256, DType::BF16}, Case{16, 256, 512, DType::F32}}) {
+    const std::string where = std::to_string(c.n_tokens) + " tokens " + std::to_string(c.rows) + "x" +
+                              std::to_string(c.cols) + " " + std::string(dtype_name(c.dtype));
+    const StoredMatrix w(c.dtype, c.rows, c.cols, rng, 1.f / std::sqrt(float(c.cols)));
+    const auto norm_weight = random_floats(size_t(c.cols), rng);
+    const size_t x_size = size_t(c.n_tokens * c.cols), y_size = size_t(c.n_tokens * c.rows);
+
+    Arena arena(*cuda_);
+    const WeightMatrix w_device = w.put(arena);
+    const float* norm_device = arena.put(norm_weight);
+    float* x = arena.put(std::vector<float>(x_size));
+    float* normed = arena.put(std::vector<float>(x_size));
+    float* proj = arena.put(std::vector<float>(y_size));
+    float* y = arena.put(std::vector<float>(y_size));
+    // The ops of one recorded sequence: y += W . rmsnorm(x), on fixed pointers.
+    const auto ops = [&] {
+      cuda.rmsnorm(x, norm_device, c.n_tokens, c.cols, 1e-5f, normed);
+      cuda.matmul(normed, c.n_tokens, w_device, proj);
+      cuda.add(y, proj, int64_t(y_size));
+    };
+    Arena cpu_arena(*cpu_);
+    const WeightMatrix w_host = w.put(cpu_arena);
+
+    const int owner_tag = 0;
+    const void* owner = &owner_tag;
+    for (int run = 1; run <= 5; ++run) {
+      // New input contents each run, the same pointers.
+      std::vector<float> host_x = random_floats(x_size, rng, 2.f), host_y = random_floats(y_size, rng);
+      cuda.copy_from_host(x, host_x.data(), int64_t(x_size * sizeof(float)));
+      cuda.copy_from_host(y, host_y.data(), int64_t(y_size * sizeof(float)));
+      const std::vector<float> stale(y_size, std::numeric_limits<float>::quiet_NaN());
+      cuda.copy_from_host(proj, stale.data(), int64_t(y_size * sizeof(float)));
+      if (run == 5) cuda.forget_recordings(owner);
+      cuda.run_recorded(owner, 7, ops);
+      const std::vector<float> actual = arena.get(y, y_size);
+
+      std::vector<float> host_normed(x_size), host_proj(y_size);
+      cpu_->rmsnorm(host_x.data(), norm_weight.data(), c.n_tokens, c.cols, 1e-5f, host_normed.data());
+      cpu_->matmul(host_normed.data(), c.n_tokens, w_host, host_proj.data());
+      cpu_->add(host_y.data(), host_proj.data(), int64_t(y_size));
+      EXPECT_LT(nmse(host_y, actual), kNmseF32) << where << ", run " << run;
+
+      // Run 1 is issued op by op, run 2 captured and launched, runs 3 and 4
+      // replay; run 5 follows forget_recordings: op by op again.
+      const size_t held = cuda.graphs_enabled() && run >= 2 && run <= 4 ? 1 : 0;
+      EXPECT_EQ(cuda.graphs_held(), held) << where << ", after run " << run;
+    }
+    // Another owner's recording is not forgotten with this one's.
+    const int other_tag = 0;
+    cuda.run_recorded(&other_tag, 7, ops);
+    cuda.run_recorded(&other_tag, 7, ops);
+    cuda.run_recorded(owner, 7, ops);  // owner's second run: captured
+    EXPECT_EQ(cuda.graphs_held(), cuda.graphs_enabled() ? 2u : 0u) << where;
+    cuda.forget_recordings(&other_tag);
+    EXPECT_EQ(cuda.graphs_held(), cuda.graphs_enabled() ? 1u : 0u) << where;
+    cuda.forget_recordings(owner);
+    EXPECT_EQ(cuda.graphs_held(), 0u) << where;
+  }
 }
 
 TEST(CudaDevice, SelectsLocalRankModuloDeviceCount) {

@@ -1,0 +1,245 @@
+// cpu::draw_token against the definition in kernels/token_draw.h, case by
+// case on rows small enough to work out by hand: greedy, the candidate order
+// (z descending, then id ascending) at the top-k boundary, the top-p prefix
+// that "reaches" top_p, the inverse-CDF draw and temperature. Then Sampler:
+// its draws are cpu::draw_token's with the seeded stream's uniforms.
+//
+// Each `uniform` below is chosen so that a filter or an order that kept a
+// different candidate set (or the wrong tie winner) would pick another token.
+#include "kernels/cpu/sampling.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "kernels/token_draw.h"
+#include "runtime/sampler.h"
+
+namespace slkv {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+// The largest uniform the tests use for "just below 1".
+constexpr double kAlmostOne = 0.999999;
+
+int32_t draw(const std::vector<float>& logits, float temperature, int64_t top_k, float top_p, double uniform) {
+  std::vector<std::pair<float, int32_t>> scratch;
+  return cpu::draw_token(logits, TokenDraw{temperature, top_k, top_p, uniform}, scratch);
+}
+
+TEST(CpuArgmax, LowestIndexOfTheLargest) {
+  EXPECT_EQ(cpu::argmax(std::vector<float>{1.f, 5.f, 3.f, 5.f, -2.f}), 1);
+  EXPECT_EQ(cpu::argmax(std::vector<float>{7.f}), 0);
+  EXPECT_EQ(cpu::argmax(std::vector<float>{-kInf, -3.f, -kInf}), 1);
+  EXPECT_EQ(cpu::argmax(std::vector<float>{-1.f, -0.f, 0.f}), 1) << "-0 and +0 are equal: the lower id wins";
+  EXPECT_EQ(cpu::argmax(std::vector<float>{-1.f, 0.f, -0.f}), 1);
+}
+
+TEST(CpuDrawToken, GreedyIsTheArgmaxAndIgnoresEverythingElse) {
+  const std::vector<float> logits = {1.f, 5.f, 3.f, 5.f, -2.f};
+  for (int64_t top_k : {0, 1, 3, 100})
+    for (float top_p : {0.05f, 0.5f, 1.f})
+      for (double uniform : {0.0, 0.5, kAlmostOne})
+        EXPECT_EQ(draw(logits, 0.f, top_k, top_p, uniform), 1)
+            << "top_k " << top_k << " top_p " << top_p << " uniform " << uniform;
+  EXPECT_EQ(draw({-kInf, -kInf, -4.f, -kInf}, 0.f, 0, 1.f, 0.0), 2);
+}
+
+TEST(CpuDrawToken, TopKKeepsExactlyKWithTiesToTheLowerId) {
+  // Candidate order at temperature 1: id1 (3), id3 (3), id2 (2), id4 (2), id5 (2), id0 (1), id6 (0).
+  const std::vector<float> logits = {1.f, 3.f, 2.f, 3.f, 2.f, 2.f, 0.f};
+  // Just below 1 the draw takes the last kept candidate: which one it is shows
+  // which candidates top_k kept and in what order.
+  EXPECT_EQ(draw(logits, 1.f, 1, 1.f, kAlmostOne), 1) << "top_k 1: the tie at the top goes to the lower id";
+  EXPECT_EQ(draw(logits, 1.f, 2, 1.f, kAlmostOne), 3);
+  EXPECT_EQ(draw(logits, 1.f, 3, 1.f, kAlmostOne), 2) << "of the three 2s only the lowest id is kept";
+  EXPECT_EQ(draw(logits, 1.f, 4, 1.f, kAlmostOne), 4);
+  EXPECT_EQ(draw(logits, 1.f, 5, 1.f, kAlmostOne), 5);
+  EXPECT_EQ(draw(logits, 1.f, 6, 1.f, kAlmostOne), 0);
+  for (int64_t all : {0, 7, 8, 1000}) EXPECT_EQ(draw(logits, 1.f, all, 1.f, kAlmostOne), 6) << "top_k " << all;
+
+  // top_k 3 keeps weights {1, 1, e^-1} for ids {1, 3, 2}: intervals
+  // [0, 1/T) -> 1, [1/T, 2/T) -> 3, [2/T, 1) -> 2 with T = 2 + e^-1.
+  const double total = 2.0 + std::exp(-1.0);
+  EXPECT_EQ(draw(logits, 1.f, 3, 1.f, 0.0), 1);
+  EXPECT_EQ(draw(logits, 1.f, 3, 1.f, 1.0 / total - 1e-6), 1);
+  EXPECT_EQ(draw(logits, 1.f, 3, 1.f, 1.0 / total + 1e-6), 3);
+  EXPECT_EQ(draw(logits, 1.f, 3, 1.f, 2.0 / total - 1e-6), 3);
+  EXPECT_EQ(draw(logits, 1.f, 3, 1.f, 2.0 / total + 1e-6), 2);
+  // Had top_k 3 kept id 4 or 5 instead of id 2 the last interval would name them.
+  EXPECT_EQ(draw(logits, 1.f, 3, 1.f, 0.95), 2);
+}
+
+TEST(CpuDrawToken, TopPKeepsTheShortestPrefixThatReachesIt) {
+  // Four equal logits: weights 1 each, total 4, so the prefix sums 1, 2, 3, 4
+  // are exact and top_p * 4 can land exactly on one of them.
+  const std::vector<float> equal = {0.5f, 0.5f, 0.5f, 0.5f};
+  EXPECT_EQ(draw(equal, 1.f, 0, 0.5f, kAlmostOne), 1) << "2 of 4 reaches 0.5 exactly: two candidates";
+  EXPECT_EQ(draw(equal, 1.f, 0, 0.75f, kAlmostOne), 2) << "3 of 4 reaches 0.75 exactly: three candidates";
+  EXPECT_EQ(draw(equal, 1.f, 0, 0.25f, kAlmostOne), 0);
+  EXPECT_EQ(draw(equal, 1.f, 0, 0.5001f, kAlmostOne), 2) << "just past 0.5 needs a third candidate";
+  EXPECT_EQ(draw(equal, 1.f, 0, 0.4999f, kAlmostOne), 1);
+  EXPECT_EQ(draw(equal, 1.f, 0, 0.05f, kAlmostOne), 0);
+  EXPECT_EQ(draw(equal, 1.f, 0, 1.f, kAlmostOne), 3);
+  // Within the two kept candidates the draw splits [0, 1) in halves.
+  EXPECT_EQ(draw(equal, 1.f, 0, 0.5f, 0.49), 0);
+  EXPECT_EQ(draw(equal, 1.f, 0, 0.5f, 0.51), 1);
+
+  // Probabilities 1/T, e^-1/T, e^-2/T (T = 1 + e^-1 + e^-2) = 0.665, 0.245, 0.090
+  // for ids 2, 0, 1.
+  const std::vector<float> logits = {1.f, 0.f, 2.f};
+  const double total = 1.0 + std::exp(-1.0) + std::exp(-2.0);
+  const double p_first = 1.0 / total, p_two = (1.0 + std::exp(-1.0)) / total;
+  EXPECT_EQ(draw(logits, 1.f, 0, float(p_first - 1e-3), kAlmostOne), 2);
+  EXPECT_EQ(draw(logits, 1.f, 0, float(p_first + 1e-3), kAlmostOne), 0);
+  EXPECT_EQ(draw(logits, 1.f, 0, float(p_two - 1e-3), kAlmostOne), 0);
+  EXPECT_EQ(draw(logits, 1.f, 0, float(p_two + 1e-3), kAlmostOne), 1);
+}
+
+TEST(CpuDrawToken, TopPIsTakenOverTheTopKCandidates) {
+  // Six equal logits, top_k 4: the nucleus 0.5 is 2 of the 4 kept (not 3 of
+  // all 6), and the draw then splits between those 2.
+  const std::vector<float> logits(6, 1.f);
+  EXPECT_EQ(draw(logits, 1.f, 4, 0.5f, kAlmostOne), 1);
+  EXPECT_EQ(draw(logits, 1.f, 4, 0.75f, kAlmostOne), 2);
+  EXPECT_EQ(draw(logits, 1.f, 4, 1.f, kAlmostOne), 3);
+  EXPECT_EQ(draw(logits, 1.f, 0, 0.5f, kAlmostOne), 2);  // without top_k: 3 of 6
+}
+
+TEST(CpuDrawToken, InverseCdfOverTheCandidateOrder) {
+  // Candidate order: id1 (2), id2 (1), id0 (0) with weights 1, e^-1, e^-2.
+  const std::vector<float> logits = {0.f, 2.f, 1.f};
+  const double total = 1.0 + std::exp(-1.0) + std::exp(-2.0);
+  const double b1 = 1.0 / total;                     // ~0.665: id1 below
+  const double b2 = (1.0 + std::exp(-1.0)) / total;  // ~0.910: id2 below, id0 above
+  EXPECT_EQ(draw(logits, 1.f, 0, 1.f, 0.0), 1) << "uniform 0: the most likely candidate";
+  EXPECT_EQ(draw(logits, 1.f, 0, 1.f, b1 / 2), 1);
+  EXPECT_EQ(draw(logits, 1.f, 0, 1.f, b1 - 1e-6), 1);
+  EXPECT_EQ(draw(logits, 1.f, 0, 1.f, b1 + 1e-6), 2);
+  EXPECT_EQ(draw(logits, 1.f, 0, 1.f, (b1 + b2) / 2), 2);
+  EXPECT_EQ(draw(logits, 1.f, 0, 1.f, b2 - 1e-6), 2);
+  EXPECT_EQ(draw(logits, 1.f, 0, 1.f, b2 + 1e-6), 0);
+  EXPECT_EQ(draw(logits, 1.f, 0, 1.f, kAlmostOne), 0) << "just below 1: the last kept candidate";
+  EXPECT_EQ(draw(logits, 1.f, 2, 1.f, kAlmostOne), 2) << "top_k 2: id2 is the last kept";
+
+  // Four equal weights: the intervals are [0, .25) -> 0, [.25, .5) -> 1,
+  // [.5, .75) -> 2, [.75, 1) -> 3, and these uniforms land exactly on their
+  // starts (the running sum must exceed the target, not just reach it).
+  const std::vector<float> equal = {-1.f, -1.f, -1.f, -1.f};
+  EXPECT_EQ(draw(equal, 1.f, 0, 1.f, 0.25), 1);
+  EXPECT_EQ(draw(equal, 1.f, 0, 1.f, 0.5), 2);
+  EXPECT_EQ(draw(equal, 1.f, 0, 1.f, 0.75), 3);
+  EXPECT_EQ(draw(equal, 1.f, 0, 1.f, 0.7499), 2);
+
+  // Equal top logits: uniform 0 takes the lowest id among them.
+  EXPECT_EQ(draw({1.f, 4.f, 4.f, 4.f}, 1.f, 0, 1.f, 0.0), 1);
+  // -inf logits weigh nothing: never drawn while a finite one is left.
+  EXPECT_EQ(draw({-kInf, 1.f, 3.f}, 1.f, 0, 1.f, 0.0), 2);
+  EXPECT_EQ(draw({-kInf, 1.f, -kInf, 3.f, -kInf}, 1.f, 0, 1.f, kAlmostOne), 1);
+  // Rounding that leaves no candidate above the target gives the last kept
+  // one: exact weights with uniform 1 reach the total and never exceed it.
+  EXPECT_EQ(draw({2.f, 2.f, 2.f}, 1.f, 0, 1.f, 1.0), 2);
+  EXPECT_EQ(draw({2.f, 2.f, 2.f}, 1.f, 2, 1.f, 1.0), 1);
+}
+
+TEST(CpuDrawToken, TemperatureScalesTheLogits) {
+  // Two tokens {0, 1}: id1 is drawn below 1 / (1 + e^(-1/t)), id0 above:
+  // t = 0.5: 0.881, t = 1: 0.731, t = 2: 0.622.
+  const std::vector<float> logits = {0.f, 1.f};
+  for (float t : {0.25f, 0.5f, 1.f, 2.f, 10.f}) {
+    const double boundary = 1.0 / (1.0 + std::exp(-1.0 / t));
+    EXPECT_EQ(draw(logits, t, 0, 1.f, boundary - 1e-4), 1) << "temperature " << t;
+    EXPECT_EQ(draw(logits, t, 0, 1.f, boundary + 1e-4), 0) << "temperature " << t;
+  }
+  EXPECT_EQ(draw(logits, 0.5f, 0, 1.f, 0.8), 1);
+  EXPECT_EQ(draw(logits, 1.f, 0, 1.f, 0.8), 0);
+  EXPECT_EQ(draw(logits, 1.f, 0, 1.f, 0.7), 1);
+  EXPECT_EQ(draw(logits, 2.f, 0, 1.f, 0.7), 0);
+  // A tiny temperature is greedy in all but name: the runner-up weighs e^-1000 = 0.
+  EXPECT_EQ(draw(logits, 1e-3f, 0, 1.f, kAlmostOne), 1);
+  // Temperature also moves the top-p nucleus: at t = 1 id1 alone (0.731)
+  // reaches 0.7; at t = 2 (0.622) it does not.
+  EXPECT_EQ(draw(logits, 1.f, 0, 0.7f, kAlmostOne), 1);
+  EXPECT_EQ(draw(logits, 2.f, 0, 0.7f, kAlmostOne), 0);
+}
+
+TEST(CpuDrawToken, SingleTokenVocabulary) {
+  const std::vector<float> one = {3.5f};
+  EXPECT_EQ(draw(one, 0.f, 0, 1.f, 0.0), 0);
+  for (float t : {0.3f, 1.f, 4.f})
+    for (int64_t top_k : {0, 1, 5})
+      for (float top_p : {0.05f, 0.5f, 1.f})
+        for (double uniform : {0.0, 0.5, kAlmostOne})
+          EXPECT_EQ(draw(one, t, top_k, top_p, uniform), 0) << t << " " << top_k << " " << top_p << " " << uniform;
+}
+
+TEST(CpuDrawToken, ScratchIsReusedAcrossRowsOfDifferentSizes) {
+  std::vector<std::pair<float, int32_t>> scratch;
+  const std::vector<float> big = {0.f, 2.f, 1.f, 5.f, 4.f, 3.f};
+  const std::vector<float> small = {1.f, 0.f};
+  EXPECT_EQ(cpu::draw_token(big, TokenDraw{1.f, 3, 1.f, kAlmostOne}, scratch), 5);
+  EXPECT_EQ(cpu::draw_token(small, TokenDraw{1.f, 0, 1.f, kAlmostOne}, scratch), 1);
+  EXPECT_EQ(cpu::draw_token(big, TokenDraw{1.f, 0, 1.f, kAlmostOne}, scratch), 0);
+}
+
+const std::vector<float> kRow = {1.0f, 3.0f, 2.5f, -1.0f, 2.9f, 0.0f, 2.9f};
+
+TEST(SamplerDraws, SampleIsDrawTokenWithTheSeededUniforms) {
+  for (const SamplingParams params : {SamplingParams{1.0f, 0, 1.0f, 42}, SamplingParams{0.7f, 3, 1.0f, 7},
+                                      SamplingParams{1.3f, 0, 0.8f, 9}, SamplingParams{0.9f, 4, 0.9f, 12345}}) {
+    Sampler sampling(params), drawing(params);
+    std::vector<std::pair<float, int32_t>> scratch;
+    std::set<int32_t> seen;
+    for (int i = 0; i < 200; ++i) {
+      const TokenDraw next = drawing.next_draw();
+      EXPECT_EQ(next.temperature, params.temperature);
+      EXPECT_EQ(next.top_k, params.top_k);
+      EXPECT_EQ(next.top_p, params.top_p);
+      EXPECT_GE(next.uniform, 0.0);
+      EXPECT_LT(next.uniform, 1.0);
+      const int32_t token = sampling.sample(kRow);
+      EXPECT_EQ(token, cpu::draw_token(kRow, next, scratch)) << "step " << i << " seed " << params.seed;
+      seen.insert(token);
+    }
+    EXPECT_GT(seen.size(), 1u) << "seed " << params.seed << ": the draws should not all pick one token";
+  }
+}
+
+TEST(SamplerDraws, EachSampledStepTakesOneNumberOfTheSeededStream) {
+  const SamplingParams params{0.8f, 40, 0.9f, 2024};
+  Sampler sampler(params);
+  std::mt19937_64 stream(params.seed);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(sampler.next_draw().uniform, uniform(stream)) << "step " << i;
+  // Different seeds give different streams.
+  Sampler other(SamplingParams{0.8f, 40, 0.9f, 2025});
+  Sampler same(params);
+  EXPECT_NE(other.next_draw().uniform, same.next_draw().uniform);
+}
+
+TEST(SamplerDraws, GreedyDrawsTakeNoRandomNumbers) {
+  const SamplingParams params{0.f, 5, 0.5f, 99};
+  Sampler sampler(params);
+  for (int i = 0; i < 10; ++i) {
+    const TokenDraw next = sampler.next_draw();
+    EXPECT_EQ(next.temperature, 0.f);
+    EXPECT_EQ(next.uniform, 0.0) << "a greedy draw carries no random number";
+    EXPECT_EQ(sampler.sample(kRow), 1);
+  }
+  // Each sampler has its own stream: greedy draws of one request in a batch
+  // leave another request's uniforms as its seed alone gives them.
+  Sampler sampled(SamplingParams{1.f, 0, 1.f, 99}), reference(SamplingParams{1.f, 0, 1.f, 99});
+  for (int i = 0; i < 20; ++i) {
+    sampler.next_draw();
+    EXPECT_EQ(sampled.next_draw().uniform, reference.next_draw().uniform);
+  }
+}
+
+}  // namespace
+}  // namespace slkv
