@@ -63,7 +63,8 @@ class Backend {
   virtual void fill_zero(void* dst, int64_t bytes) = 0;
   // Every region's copy as one operation (one kernel on a GPU rather than a
   // copy call each): gathering KV slots, appending KV, reordering rows. No
-  // region's destination may overlap another region's source or destination.
+  // region's destination may overlap its own or another region's source, or
+  // another region's destination.
   virtual void copy_regions(std::span<const CopyRegion> regions) = 0;
 
   // y[t][r] = sum_c x[t][c] * W[r][c] for t < n_tokens (x: n_tokens x cols,
@@ -125,7 +126,10 @@ class Backend {
   // backend does: one graph launch instead of a launch per op). So the caller
   // promises that the same pair always means the same ops on the same
   // pointers and sizes, and that the ops move no data to or from the host and
-  // return nothing. The default runs `ops` every time.
+  // return nothing: the dense ops (matmul, add_bias, rmsnorm, rope, swiglu,
+  // add, embedding, copy, fill_zero) and device collectives, not the ops
+  // that take per-call tables from the host (copy_regions, attention, the
+  // mass ops, sample_tokens). The default runs `ops` every time.
   virtual void run_recorded(const void* /*owner*/, int64_t /*id*/, const std::function<void()>& ops) { ops(); }
   // Drops the owner's recordings (their pointers are about to change or die).
   virtual void forget_recordings(const void* /*owner*/) {}

@@ -2,7 +2,10 @@
 // TokenDraw: how one token is drawn from a row of logits, defined without
 // reference to any sort order, so the CPU reference (kernels/cpu/sampling.h)
 // and the GPU's radix-select kernel (kernels/cuda/sampling_kernels.cu) pick
-// the same token from the same row and the same uniform number.
+// the same token from the same row and the same uniform number. (Up to
+// rounding: the weights exp(z - max z) may differ in the last bits between
+// the two, so a uniform or top-p target within ~1e-7 of a boundary between
+// two candidates can fall either way.)
 //
 // temperature 0: the token with the largest logit (the lowest id on ties).
 // Otherwise every token has z = logit / temperature, and candidates are
