@@ -15,6 +15,9 @@ void copy_regions(std::span<const CopyRegion> regions) {
   for (const CopyRegion& region : regions) {
     SLKV_CHECK(region.bytes >= 0, "copying " << region.bytes << " bytes");
     const auto* begin = static_cast<const std::byte*>(region.dst);
+    const auto* source = static_cast<const std::byte*>(region.src);
+    SLKV_CHECK(region.bytes == 0 || begin + region.bytes <= source || source + region.bytes <= begin,
+               "copy_regions: a region overlaps its own source");
     if (region.bytes > 0) destinations.emplace_back(begin, begin + region.bytes);
   }
   std::sort(destinations.begin(), destinations.end());

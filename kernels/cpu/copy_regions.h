@@ -8,8 +8,9 @@
 namespace slkv::cpu {
 
 // Copies the regions one after the other. A GPU runs them at once, so this
-// holds callers to the contract: two regions whose destinations overlap are
-// refused (SLKV_CHECK) before anything is copied.
+// holds callers to the contract: two regions whose destinations overlap, or
+// a region overlapping its own source, are refused (SLKV_CHECK) before
+// anything is copied.
 void copy_regions(std::span<const CopyRegion> regions);
 
 }  // namespace slkv::cpu

@@ -110,5 +110,20 @@ TEST(BackendMemory, BufferGrowsKeepsCapacityAndOutlivesAHostBackend) {
   EXPECT_EQ(moved.data(), nullptr);
 }
 
+// A GPU runs the regions at once, so the CPU holds callers to the contract.
+TEST(BackendMemory, CpuCopyRegionsRefusesOverlaps) {
+  auto backend = make_cpu_backend(1);
+  std::vector<float> source(8, 1.f), target(8, 0.f);
+  const std::vector<CopyRegion> same_bytes = {{target.data(), source.data(), 16},
+                                              {target.data() + 2, source.data(), 16}};
+  EXPECT_THROW(backend->copy_regions(same_bytes), InternalError);
+  const std::vector<CopyRegion> onto_own_source = {{source.data() + 1, source.data(), 16}};
+  EXPECT_THROW(backend->copy_regions(onto_own_source), InternalError);
+  EXPECT_EQ(target, std::vector<float>(8, 0.f));  // refused before anything was copied
+  const std::vector<CopyRegion> touching = {{target.data(), source.data(), 16}, {target.data() + 4, source.data(), 16}};
+  backend->copy_regions(touching);
+  EXPECT_EQ(target, std::vector<float>(8, 1.f));
+}
+
 }  // namespace
 }  // namespace slkv
