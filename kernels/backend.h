@@ -45,6 +45,15 @@ struct AttentionShape {
   float scale = 0.f;       // usually 1/sqrt(head_dim)
 };
 
+// One sequence's part of Backend::attention_batch: attention()'s arguments.
+struct AttentionJob {
+  const float* q = nullptr;
+  int64_t n_queries = 0;
+  std::span<const KvSpan> kv;
+  float* out = nullptr;
+  float* lse = nullptr;  // optional
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -95,6 +104,12 @@ class Backend {
   // of exp(scale * q.k), i.e. the softmax normaliser, for lazy-layer scores.
   virtual void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv,
                          const AttentionShape& shape, float* out, float* lse) = 0;
+  // attention() of every job (the sequences of one batched pass, each over
+  // its own KV), as one op: a GPU backend runs a decode batch in one launch
+  // instead of one per sequence. The default runs the jobs one by one.
+  virtual void attention_batch(std::span<const AttentionJob> jobs, const AttentionShape& shape) {
+    for (const AttentionJob& job : jobs) attention(job.q, job.n_queries, job.kv, shape, job.out, job.lse);
+  }
 
   // Lazy-layer score (SimLayerKV). Query i of q [n_queries][n_heads][head_dim]
   // is the one at key index first_query_key + i and sees keys 0..that index;

@@ -338,7 +338,7 @@ const float* Model::forward_in_backend(std::span<const SequenceChunk> chunks, Kv
       backend.rope(k, positions, n, shape.n_kv_heads, c.head_dim, inv_freq_.data);
     });
 
-    // The batch's new keys and values into the cache (one batched copy), then attention per sequence.
+    // The batch's new keys and values into the cache, as one batched copy.
     kv_appends_.clear();
     int64_t row = 0;
     for (const SequenceChunk& chunk : chunks) {
@@ -347,14 +347,25 @@ const float* Model::forward_in_backend(std::span<const SequenceChunk> chunks, Kv
       row += count;
     }
     cache.append_all(kv_appends_);
+    // Attention of every sequence over its own KV, as one batch.
+    float* const lse = observer ? lse_.floats() : nullptr;
+    attention_jobs_.clear();
+    spans_.resize(chunks.size());
     row = 0;
-    for (const SequenceChunk& chunk : chunks) {
-      const int64_t count = static_cast<int64_t>(chunk.tokens.size());
-      std::vector<KvSpan> spans = cache.spans(chunk.sequence, layer_index);
-      float* lse = observer ? lse_.floats() + row * shape.n_heads : nullptr;
-      backend.attention(q + row * q_dim, count, spans, shape, attn_out + row * q_dim, lse);
-      if (observer) observer->observe(layer_index, chunk, q + row * q_dim, lse, cache, shape);
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      const int64_t count = static_cast<int64_t>(chunks[i].tokens.size());
+      spans_[i] = cache.spans(chunks[i].sequence, layer_index);
+      attention_jobs_.push_back({q + row * q_dim, count, spans_[i], attn_out + row * q_dim,
+                                 lse ? lse + row * shape.n_heads : nullptr});
       row += count;
+    }
+    backend.attention_batch(attention_jobs_, shape);
+    if (observer) {
+      row = 0;
+      for (const SequenceChunk& chunk : chunks) {
+        observer->observe(layer_index, chunk, q + row * q_dim, lse + row * shape.n_heads, cache, shape);
+        row += static_cast<int64_t>(chunk.tokens.size());
+      }
     }
 
     // Output projection, then the feed-forward block (SwiGLU).

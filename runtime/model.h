@@ -152,6 +152,8 @@ class Model {
   std::vector<int32_t> host_token_ids_, host_positions_, host_local_ids_;
   std::vector<CopyRegion> row_copies_;  // batched row moves of one pass
   std::vector<KvAppend> kv_appends_;    // one layer's appends of one pass
+  std::vector<std::vector<KvSpan>> spans_;  // and its sequences' KV spans
+  std::vector<AttentionJob> attention_jobs_;
   int64_t logits_rows_ = 0;             // rows of the last pass's logits
 };
 

@@ -22,28 +22,17 @@ constexpr int kKeyTile = kWarpSize;  // one key per lane when scoring
 constexpr int64_t kMinSplitKeys = 256;
 constexpr int kMaxSplits = 64;
 
-struct Params {
-  const float* q;
-  float* out;
-  float* lse;  // may be null
-  KvSpanTable kv;
-  int64_t n_queries, n_heads, head_dim, group, token_stride;
-  float scale;
-  int64_t split_keys;
-  int n_splits;
-  // With n_splits > 1, per (split, item): unnormalised output, max and sum.
-  float* partial_out;  // [n_splits][n_items][head_dim]
-  float* partial_max;  // [n_splits][n_items]
-  float* partial_sum;  // [n_splits][n_items]
-};
+using Params = AttentionParams;
 
 // Row r of a block -> (query, head) item index in q/out/lse.
 __device__ __forceinline__ int64_t item_of(const Params& p, int64_t kv_head, int64_t pair) {
   return pair / p.group * p.n_heads + kv_head * p.group + pair % p.group;
 }
 
+// One block's work: query rows row_block * kRowsPerBlock.. of KV head
+// blockIdx.y, over split `split` of the keys.
 template <int kChunks>
-__global__ void __launch_bounds__(kThreads) attention_kernel(const Params p) {
+__device__ __forceinline__ void attend(const Params& p, int64_t row_block, int split) {
   constexpr int kDim = kChunks * kWarpSize;  // head_dim rounded up to whole warps; the padding is zero
   __shared__ float q_tile[kRowsPerBlock][kDim];
   __shared__ float k_tile[kKeyTile][kDim + 1];  // +1: lane j reads row j, conflict-free
@@ -55,7 +44,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const Params p) {
   const int warp = threadIdx.x / kWarpSize;
   const int64_t kv_head = blockIdx.y;
   const int64_t n_pairs = p.n_queries * p.group;
-  const int64_t first_pair = int64_t(blockIdx.x) * kRowsPerBlock;
+  const int64_t first_pair = row_block * kRowsPerBlock;
   const int64_t first_query_key = p.kv.total - p.n_queries;  // query i sees keys [0, first_query_key + i]
 
   // Queries, pre-scaled so that scores come out scaled (as the CPU kernel does).
@@ -70,7 +59,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const Params p) {
   // This block's keys: its split, cut at what its last query sees.
   const int64_t last_pair = min(first_pair + kRowsPerBlock, n_pairs) - 1;
   const int64_t block_visible = first_query_key + last_pair / p.group + 1;
-  const int64_t key_begin = int64_t(blockIdx.z) * p.split_keys;
+  const int64_t key_begin = int64_t(split) * p.split_keys;
   const int64_t key_end = min(key_begin + p.split_keys, block_visible);
 
   float row_max[kRowsPerWarp], row_sum[kRowsPerWarp], acc[kRowsPerWarp][kChunks];
@@ -170,7 +159,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const Params p) {
       if (lane == 0 && p.lse) p.lse[item] = row_max[r] + logf(sum);
     } else {
       // A row that saw no key of this split leaves max -inf, sum 0, output 0.
-      const int64_t slot = int64_t(blockIdx.z) * n_items + item;
+      const int64_t slot = int64_t(split) * n_items + item;
       for (int c = 0; c < kChunks; ++c) {
         const int64_t d = lane + c * kWarpSize;
         if (d < p.head_dim) p.partial_out[slot * p.head_dim + d] = acc[r][c];
@@ -183,27 +172,55 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(const Params p) {
   }
 }
 
-// Merges the splits' partials: weights exp(max_s - max) bring every split to
-// the common maximum. One thread per output element.
-__global__ void combine_kernel(const Params p) {
+template <int kChunks>
+__global__ void __launch_bounds__(kThreads) attention_kernel(const Params p) {
+  attend<kChunks>(p, blockIdx.x, int(blockIdx.z));
+}
+
+// A batch of calls with the same row count: blockIdx.x = job * row_blocks +
+// row block; a job with fewer splits than the grid leaves the extra blocks idle.
+template <int kChunks>
+__global__ void __launch_bounds__(kThreads) attention_jobs_kernel(const Params* jobs, int64_t row_blocks) {
+  const Params p = jobs[blockIdx.x / row_blocks];  // a copy: read once, not through global memory each time
+  if (int(blockIdx.z) >= p.n_splits) return;
+  attend<kChunks>(p, blockIdx.x % row_blocks, int(blockIdx.z));
+}
+
+// Output element idx of one call: merges the splits' partials, weights
+// exp(max_s - max) bringing every split to the common maximum.
+__device__ __forceinline__ void combine_element(const Params& p, int64_t idx) {
   const int64_t n_items = p.n_queries * p.n_heads;
-  const int64_t n = n_items * p.head_dim;
+  const int64_t item = idx / p.head_dim;
+  const int64_t d = idx % p.head_dim;
+  float max = -CUDART_INF_F;
+  for (int s = 0; s < p.n_splits; ++s) max = fmaxf(max, p.partial_max[s * n_items + item]);
+  float sum = 0.f, value = 0.f;
+  for (int s = 0; s < p.n_splits; ++s) {
+    const int64_t slot = s * n_items + item;
+    const float split_max = p.partial_max[slot];
+    if (split_max == -CUDART_INF_F) continue;
+    const float weight = expf(split_max - max);
+    sum += weight * p.partial_sum[slot];
+    value += weight * p.partial_out[slot * p.head_dim + d];
+  }
+  p.out[idx] = value / sum;
+  if (d == 0 && p.lse) p.lse[item] = max + logf(sum);
+}
+
+// One thread per output element.
+__global__ void combine_kernel(const Params p) {
+  const int64_t n = p.n_queries * p.n_heads * p.head_dim;
+  for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x)
+    combine_element(p, idx);
+}
+
+// The same over a batch of calls with `per_job` output elements each; jobs
+// that ran unsplit wrote their output directly.
+__global__ void combine_jobs_kernel(const Params* jobs, int64_t n_jobs, int64_t per_job) {
+  const int64_t n = n_jobs * per_job;
   for (int64_t idx = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; idx < n; idx += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t item = idx / p.head_dim;
-    const int64_t d = idx % p.head_dim;
-    float max = -CUDART_INF_F;
-    for (int s = 0; s < p.n_splits; ++s) max = fmaxf(max, p.partial_max[s * n_items + item]);
-    float sum = 0.f, value = 0.f;
-    for (int s = 0; s < p.n_splits; ++s) {
-      const int64_t slot = s * n_items + item;
-      const float split_max = p.partial_max[slot];
-      if (split_max == -CUDART_INF_F) continue;
-      const float weight = expf(split_max - max);
-      sum += weight * p.partial_sum[slot];
-      value += weight * p.partial_out[slot * p.head_dim + d];
-    }
-    p.out[idx] = value / sum;
-    if (d == 0 && p.lse) p.lse[item] = max + logf(sum);
+    const Params& p = jobs[idx / per_job];
+    if (p.n_splits > 1) combine_element(p, idx % per_job);
   }
 }
 
@@ -213,12 +230,22 @@ void launch_chunks(const Params& p, dim3 grid, cudaStream_t stream) {
   CUDA_CHECK_LAUNCH();
 }
 
+template <int kChunks>
+void launch_jobs_chunks(const Params* jobs, int64_t row_blocks, dim3 grid, cudaStream_t stream) {
+  attention_jobs_kernel<kChunks><<<grid, kThreads, 0, stream>>>(jobs, row_blocks);
+  CUDA_CHECK_LAUNCH();
+}
+
+int64_t row_blocks_of(int64_t n_queries, const AttentionGeometry& geometry) {
+  return (n_queries * (geometry.n_heads / geometry.n_kv_heads) + kRowsPerBlock - 1) / kRowsPerBlock;
+}
+
 }  // namespace
 
-AttentionPlan plan_attention(int64_t n_queries, const KvSpanTable& kv, const AttentionGeometry& geometry,
-                             int sm_count) {
-  const int64_t group = geometry.n_heads / geometry.n_kv_heads;
-  const int64_t blocks = (n_queries * group + kRowsPerBlock - 1) / kRowsPerBlock * geometry.n_kv_heads;
+AttentionPlan plan_attention(int64_t n_queries, const KvSpanTable& kv, const AttentionGeometry& geometry, int sm_count,
+                             int64_t concurrent_calls) {
+  const int64_t blocks =
+      row_blocks_of(n_queries, geometry) * geometry.n_kv_heads * std::max<int64_t>(concurrent_calls, 1);
   const int64_t target = 2 * int64_t(std::max(sm_count, 1));
   const int64_t max_splits = std::clamp<int64_t>((kv.total + kMinSplitKeys - 1) / kMinSplitKeys, 1, kMaxSplits);
   int64_t n_splits = blocks >= target ? 1 : std::min((target + blocks - 1) / blocks, max_splits);
@@ -228,13 +255,14 @@ AttentionPlan plan_attention(int64_t n_queries, const KvSpanTable& kv, const Att
   n_splits = (kv.total + plan.split_keys - 1) / plan.split_keys;  // rounding up the split may leave fewer
   plan.n_splits = int(n_splits);
   if (n_splits > 1)
-    plan.scratch_bytes = size_t(n_splits) * size_t(n_queries * geometry.n_heads) *
-                         size_t(geometry.head_dim + 2) * sizeof(float);
+    plan.scratch_bytes =
+        size_t(n_splits) * size_t(n_queries * geometry.n_heads) * size_t(geometry.head_dim + 2) * sizeof(float);
   return plan;
 }
 
-void launch_attention(const float* q, int64_t n_queries, const KvSpanTable& kv, const AttentionGeometry& geometry,
-                      const AttentionPlan& plan, void* scratch, float* out, float* lse, cudaStream_t stream) {
+AttentionParams make_attention_params(const float* q, int64_t n_queries, const KvSpanTable& kv,
+                                      const AttentionGeometry& geometry, const AttentionPlan& plan, void* scratch,
+                                      float* out, float* lse) {
   Params p{};
   p.q = q;
   p.out = out;
@@ -254,20 +282,63 @@ void launch_attention(const float* q, int64_t n_queries, const KvSpanTable& kv, 
     p.partial_max = p.partial_out + plan.n_splits * n_items * geometry.head_dim;
     p.partial_sum = p.partial_max + plan.n_splits * n_items;
   }
+  return p;
+}
 
-  const dim3 grid(unsigned((n_queries * p.group + kRowsPerBlock - 1) / kRowsPerBlock), unsigned(geometry.n_kv_heads),
-                  unsigned(plan.n_splits));
+void launch_attention(const float* q, int64_t n_queries, const KvSpanTable& kv, const AttentionGeometry& geometry,
+                      const AttentionPlan& plan, void* scratch, float* out, float* lse, cudaStream_t stream) {
+  const Params p = make_attention_params(q, n_queries, kv, geometry, plan, scratch, out, lse);
+  const dim3 grid(unsigned(row_blocks_of(n_queries, geometry)), unsigned(geometry.n_kv_heads), unsigned(plan.n_splits));
   switch ((geometry.head_dim + kWarpSize - 1) / kWarpSize) {
-    case 1: launch_chunks<1>(p, grid, stream); break;
-    case 2: launch_chunks<2>(p, grid, stream); break;
-    case 3: launch_chunks<3>(p, grid, stream); break;
-    case 4: launch_chunks<4>(p, grid, stream); break;
-    default: ::slkv::cuda_fail("launch_attention", "head_dim above kMaxAttentionHeadDim", __FILE__, __LINE__);
+    case 1:
+      launch_chunks<1>(p, grid, stream);
+      break;
+    case 2:
+      launch_chunks<2>(p, grid, stream);
+      break;
+    case 3:
+      launch_chunks<3>(p, grid, stream);
+      break;
+    case 4:
+      launch_chunks<4>(p, grid, stream);
+      break;
+    default:
+      ::slkv::cuda_fail("launch_attention", "head_dim above kMaxAttentionHeadDim", __FILE__, __LINE__);
   }
   if (plan.n_splits > 1) {
     constexpr int kCombineThreads = 256;
-    const int64_t n = n_items * geometry.head_dim;
+    const int64_t n = n_queries * geometry.n_heads * geometry.head_dim;
     combine_kernel<<<grid_stride_blocks(n, kCombineThreads), kCombineThreads, 0, stream>>>(p);
+    CUDA_CHECK_LAUNCH();
+  }
+}
+
+void launch_attention_jobs(const AttentionParams* jobs, int64_t n_jobs, int64_t n_queries,
+                           const AttentionGeometry& geometry, int max_splits, cudaStream_t stream) {
+  if (n_jobs <= 0) return;
+  const int64_t row_blocks = row_blocks_of(n_queries, geometry);
+  const dim3 grid(unsigned(n_jobs * row_blocks), unsigned(geometry.n_kv_heads), unsigned(max_splits));
+  switch ((geometry.head_dim + kWarpSize - 1) / kWarpSize) {
+    case 1:
+      launch_jobs_chunks<1>(jobs, row_blocks, grid, stream);
+      break;
+    case 2:
+      launch_jobs_chunks<2>(jobs, row_blocks, grid, stream);
+      break;
+    case 3:
+      launch_jobs_chunks<3>(jobs, row_blocks, grid, stream);
+      break;
+    case 4:
+      launch_jobs_chunks<4>(jobs, row_blocks, grid, stream);
+      break;
+    default:
+      ::slkv::cuda_fail("launch_attention_jobs", "head_dim above kMaxAttentionHeadDim", __FILE__, __LINE__);
+  }
+  if (max_splits > 1) {
+    constexpr int kCombineThreads = 256;
+    const int64_t per_job = n_queries * geometry.n_heads * geometry.head_dim;
+    combine_jobs_kernel<<<grid_stride_blocks(n_jobs * per_job, kCombineThreads), kCombineThreads, 0, stream>>>(
+        jobs, n_jobs, per_job);
     CUDA_CHECK_LAUNCH();
   }
 }

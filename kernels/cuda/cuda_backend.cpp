@@ -303,6 +303,66 @@ void CudaBackend::attention(const float* q, int64_t n_queries, std::span<const K
   cuda::launch_attention(q, n_queries, table, geometry, plan, scratch.get(), out, lse, compute_);
 }
 
+void CudaBackend::attention_batch(std::span<const AttentionJob> jobs, const AttentionShape& shape) {
+  const int64_t n_queries = jobs.empty() ? 0 : jobs[0].n_queries;
+  bool one_launch = jobs.size() > 1 && n_queries > 0;
+  for (const AttentionJob& job : jobs) one_launch = one_launch && job.n_queries == n_queries;
+  if (!one_launch) {
+    Backend::attention_batch(jobs, shape);
+    return;
+  }
+  const cuda::AttentionGeometry geometry = checked_geometry(shape);
+  const int64_t n_jobs = int64_t(jobs.size());
+  SLKV_CHECK(n_jobs * ((n_queries * (shape.n_heads / shape.n_kv_heads) + 15) / 16) <= kMaxGridX,
+             "attention of " << n_jobs << " sequences");
+
+  // Every job's spans in one table, one upload.
+  struct JobSpans {
+    size_t first;  // in span_staging_
+    int count;
+    int64_t total;
+  };
+  std::vector<JobSpans> job_spans;
+  span_staging_.clear();
+  for (const AttentionJob& job : jobs) {
+    JobSpans spans{span_staging_.size(), 0, 0};
+    for (const KvSpan& span : job.kv) {
+      SLKV_CHECK(span.n_tokens >= 0, "KV span of " << span.n_tokens << " tokens");
+      if (span.n_tokens == 0) continue;
+      SLKV_CHECK(span.keys && span.values, "KV span of " << span.n_tokens << " tokens without keys or values");
+      span_staging_.push_back({span.keys, span.values, spans.total});
+      spans.total += span.n_tokens;
+      ++spans.count;
+    }
+    SLKV_CHECK(n_queries <= spans.total, "attention: " << n_queries << " queries but only " << spans.total << " keys");
+    job_spans.push_back(spans);
+  }
+  const auto* device_spans = static_cast<const cuda::DeviceKvSpan*>(
+      uploads_->upload(span_staging_.data(), span_staging_.size() * sizeof(cuda::DeviceKvSpan)));
+
+  // Each job's split plan (sized for the whole batch filling the GPU) and its part of one scratch block.
+  std::vector<cuda::KvSpanTable> tables;
+  std::vector<cuda::AttentionPlan> plans;
+  std::vector<size_t> scratch_offsets;
+  size_t scratch_bytes = 0;
+  int max_splits = 1;
+  for (const JobSpans& spans : job_spans) {
+    tables.push_back({device_spans + spans.first, spans.count, spans.total});
+    plans.push_back(cuda::plan_attention(n_queries, tables.back(), geometry, sm_count_, n_jobs));
+    scratch_offsets.push_back(scratch_bytes);
+    scratch_bytes += (plans.back().scratch_bytes + 255) / 256 * 256;
+    max_splits = std::max(max_splits, plans.back().n_splits);
+  }
+  PoolBlock scratch(pool_, std::max<size_t>(scratch_bytes, 1));
+  std::vector<cuda::AttentionParams> params;
+  for (size_t i = 0; i < jobs.size(); ++i)
+    params.push_back(cuda::make_attention_params(jobs[i].q, n_queries, tables[i], geometry, plans[i],
+                                                 scratch.as<char>() + scratch_offsets[i], jobs[i].out, jobs[i].lse));
+  const auto* device_params = static_cast<const cuda::AttentionParams*>(
+      uploads_->upload(params.data(), params.size() * sizeof(cuda::AttentionParams)));
+  cuda::launch_attention_jobs(device_params, n_jobs, n_queries, geometry, max_splits, compute_);
+}
+
 double CudaBackend::window_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
                                           std::span<const KvSpan> kv, const AttentionShape& shape, int64_t sink,
                                           int64_t recent) {

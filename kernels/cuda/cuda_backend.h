@@ -65,6 +65,9 @@ class CudaBackend final : public Backend {
   // head_dim up to 128 (cuda::kMaxAttentionHeadDim) for the three attention ops.
   void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape, float* out,
                  float* lse) override;
+  // A batch whose jobs all have the same query count (a decode batch) runs as
+  // one launch over one uploaded span table; other batches job by job.
+  void attention_batch(std::span<const AttentionJob> jobs, const AttentionShape& shape) override;
   double window_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
                                std::span<const KvSpan> kv, const AttentionShape& shape, int64_t sink,
                                int64_t recent) override;

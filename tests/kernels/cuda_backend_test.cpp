@@ -391,6 +391,61 @@ TEST_F(CudaBackendTest, Attention) {
   }
 }
 
+// A batch of sequences, each with its own KV (and query count), through
+// attention_batch: on CUDA a decode batch (one query each) is one launch over
+// one span table with a split plan per sequence; other batches go job by job.
+TEST_F(CudaBackendTest, AttentionBatch) {
+  std::mt19937 rng(21);
+  struct BatchCase {
+    std::vector<AttentionCase> jobs;  // same heads in every job
+  };
+  auto decode = [](std::vector<std::vector<int64_t>> kv, int64_t heads, int64_t kv_heads) {
+    BatchCase batch;
+    for (auto& spans : kv) batch.jobs.push_back({1, spans, heads, kv_heads, 128});
+    return batch;
+  };
+  const std::vector<BatchCase> batches = {
+      decode({{1}, {17}, {300}, {4000}, {4, 1020}, {16, 16, 16, 3}}, 32, 8),  // lengths 1..4000, windowed
+      decode({{4096}, {64}, {2048, 2048}}, 8, 1),                              // GQA 8, one KV head
+      decode({{700}, {5}}, 64, 1),                                             // GQA 64: 4 row blocks each
+      decode(std::vector<std::vector<int64_t>>(32, {1024}), 8, 1),             // a batch of 32, no split left
+      {{{1, {40}, 8, 2, 64}, {3, {40, 3}, 8, 2, 64}}},                         // mixed query counts: job by job
+  };
+  for (const BatchCase& batch : batches) {
+    std::vector<AttentionInputs> inputs;
+    for (const AttentionCase& c : batch.jobs) inputs.emplace_back(c, rng);
+    std::vector<float> lse[2];
+    int which = 0;
+    auto [expected, actual] = run_both([&](Arena& arena) {
+      std::vector<std::vector<KvSpan>> spans;
+      std::vector<AttentionJob> jobs;
+      std::vector<std::pair<float*, size_t>> outs, lses;
+      for (size_t j = 0; j < inputs.size(); ++j) {
+        const AttentionCase& c = batch.jobs[j];
+        spans.push_back(inputs[j].spans(arena));
+        const size_t lse_size = size_t(c.n_queries * c.n_heads);
+        outs.push_back({arena.put(std::vector<float>(inputs[j].q.size(), NAN)), inputs[j].q.size()});
+        lses.push_back({arena.put(std::vector<float>(lse_size, NAN)), lse_size});
+      }
+      for (size_t j = 0; j < inputs.size(); ++j)
+        jobs.push_back({arena.put(inputs[j].q), batch.jobs[j].n_queries, spans[j], outs[j].first, lses[j].first});
+      arena.backend().attention_batch(jobs, inputs[0].shape);
+      std::vector<float> all_out, all_lse;
+      for (size_t j = 0; j < inputs.size(); ++j) {
+        const std::vector<float> out = arena.get(outs[j].first, outs[j].second);
+        const std::vector<float> job_lse = arena.get(lses[j].first, lses[j].second);
+        all_out.insert(all_out.end(), out.begin(), out.end());
+        all_lse.insert(all_lse.end(), job_lse.begin(), job_lse.end());
+      }
+      lse[which++] = all_lse;
+      return all_out;
+    });
+    EXPECT_LT(nmse(expected, actual), kNmseF32) << describe(batch.jobs[0]) << " and " << batch.jobs.size() - 1
+                                                << " more";
+    EXPECT_LT(max_abs_diff(lse[0], lse[1]), kLseTolerance) << describe(batch.jobs[0]);
+  }
+}
+
 struct MassCase {
   AttentionCase attention;  // the observed queries are the last n_queries keys
   int64_t sink, recent;
