@@ -8,6 +8,9 @@
 // rescales, and the outputs (lane l owns head dimensions l, l + 32, ...)
 // accumulate probability-weighted values broadcast lane by lane.
 #include "kernels/cuda/attention_kernels.h"
+
+#include <type_traits>
+
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_math.cuh"
 
@@ -236,6 +239,19 @@ void launch_jobs_chunks(const Params* jobs, int64_t row_blocks, dim3 grid, cudaS
   CUDA_CHECK_LAUNCH();
 }
 
+// Calls launch(std::integral_constant<int, kChunks>) for head_dim's count of
+// 32-wide chunks, the kernels' template parameter.
+template <typename Launch>
+void with_chunks(int64_t head_dim, const char* caller, Launch launch) {
+  switch ((head_dim + kWarpSize - 1) / kWarpSize) {
+    case 1: launch(std::integral_constant<int, 1>{}); break;
+    case 2: launch(std::integral_constant<int, 2>{}); break;
+    case 3: launch(std::integral_constant<int, 3>{}); break;
+    case 4: launch(std::integral_constant<int, 4>{}); break;
+    default: ::slkv::cuda_fail(caller, "head_dim above kMaxAttentionHeadDim", __FILE__, __LINE__);
+  }
+}
+
 int64_t row_blocks_of(int64_t n_queries, const AttentionGeometry& geometry) {
   return (n_queries * (geometry.n_heads / geometry.n_kv_heads) + kRowsPerBlock - 1) / kRowsPerBlock;
 }
@@ -289,22 +305,8 @@ void launch_attention(const float* q, int64_t n_queries, const KvSpanTable& kv, 
                       const AttentionPlan& plan, void* scratch, float* out, float* lse, cudaStream_t stream) {
   const Params p = make_attention_params(q, n_queries, kv, geometry, plan, scratch, out, lse);
   const dim3 grid(unsigned(row_blocks_of(n_queries, geometry)), unsigned(geometry.n_kv_heads), unsigned(plan.n_splits));
-  switch ((geometry.head_dim + kWarpSize - 1) / kWarpSize) {
-    case 1:
-      launch_chunks<1>(p, grid, stream);
-      break;
-    case 2:
-      launch_chunks<2>(p, grid, stream);
-      break;
-    case 3:
-      launch_chunks<3>(p, grid, stream);
-      break;
-    case 4:
-      launch_chunks<4>(p, grid, stream);
-      break;
-    default:
-      ::slkv::cuda_fail("launch_attention", "head_dim above kMaxAttentionHeadDim", __FILE__, __LINE__);
-  }
+  with_chunks(geometry.head_dim, "launch_attention",
+              [&](auto chunks) { launch_chunks<decltype(chunks)::value>(p, grid, stream); });
   if (plan.n_splits > 1) {
     constexpr int kCombineThreads = 256;
     const int64_t n = n_queries * geometry.n_heads * geometry.head_dim;
@@ -318,22 +320,8 @@ void launch_attention_jobs(const AttentionParams* jobs, int64_t n_jobs, int64_t 
   if (n_jobs <= 0) return;
   const int64_t row_blocks = row_blocks_of(n_queries, geometry);
   const dim3 grid(unsigned(n_jobs * row_blocks), unsigned(geometry.n_kv_heads), unsigned(max_splits));
-  switch ((geometry.head_dim + kWarpSize - 1) / kWarpSize) {
-    case 1:
-      launch_jobs_chunks<1>(jobs, row_blocks, grid, stream);
-      break;
-    case 2:
-      launch_jobs_chunks<2>(jobs, row_blocks, grid, stream);
-      break;
-    case 3:
-      launch_jobs_chunks<3>(jobs, row_blocks, grid, stream);
-      break;
-    case 4:
-      launch_jobs_chunks<4>(jobs, row_blocks, grid, stream);
-      break;
-    default:
-      ::slkv::cuda_fail("launch_attention_jobs", "head_dim above kMaxAttentionHeadDim", __FILE__, __LINE__);
-  }
+  with_chunks(geometry.head_dim, "launch_attention_jobs",
+              [&](auto chunks) { launch_jobs_chunks<decltype(chunks)::value>(jobs, row_blocks, grid, stream); });
   if (max_splits > 1) {
     constexpr int kCombineThreads = 256;
     const int64_t per_job = n_queries * geometry.n_heads * geometry.head_dim;

@@ -65,42 +65,46 @@ struct Runner {
   }
 };
 
-TEST(CudaEndToEnd, GreedyOutputsMatchLlama2cReference) {
-  SLKV_REQUIRE_SHARED();
-  std::string reason;
-  std::unique_ptr<Backend> backend = cuda_backend_or_reason(reason);
-  if (!backend) GTEST_SKIP() << reason;
-  Runner cuda(std::move(backend), testing::stories_dir());
-  const Tokenizer tokenizer = Tokenizer::load(testing::stories_dir());
+// The model on the GPU and on the CPU, and its tokenizer; skips without a GPU.
+class CudaEndToEnd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SLKV_REQUIRE_SHARED();
+    std::string reason;
+    std::unique_ptr<Backend> backend = cuda_backend_or_reason(reason);
+    if (!backend) GTEST_SKIP() << reason;
+    cuda_ = std::make_unique<Runner>(std::move(backend), testing::stories_dir());
+    cpu_ = std::make_unique<Runner>(make_cpu_backend(2), testing::stories_dir());
+    tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::load(testing::stories_dir()));
+  }
+
+  std::unique_ptr<Runner> cuda_, cpu_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+};
+
+TEST_F(CudaEndToEnd, GreedyOutputsMatchLlama2cReference) {
   const auto cases =
       testing::read_reference_cases(testing::stories_dir() / "reference" / "reference_greedy_outputs.txt");
   ASSERT_GE(cases.size(), 5u);
   for (const testing::ReferenceCase& c : cases) {
-    std::vector<int32_t> prompt = tokenizer.encode(c.prompt, true);
+    std::vector<int32_t> prompt = tokenizer_->encode(c.prompt, true);
     // run.c runs `steps` forwards; the one at the last prompt position already samples; it stops at BOS.
     const int64_t new_tokens = c.steps - static_cast<int64_t>(prompt.size()) + 1;
     std::vector<int32_t> all = prompt;
-    const std::vector<int32_t> generated = cuda.generate({prompt}, new_tokens, {}, {1})[0].tokens;
+    const std::vector<int32_t> generated = cuda_->generate({prompt}, new_tokens, {}, {1})[0].tokens;
     all.insert(all.end(), generated.begin(), generated.end());
-    std::string text = tokenizer.decode(all, true);
+    std::string text = tokenizer_->decode(all, true);
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
     EXPECT_EQ(text, c.text) << "prompt \"" << c.prompt << "\" -n " << c.steps;
   }
 }
 
-TEST(CudaEndToEnd, EveryKvPolicyGivesTheCpuTokens) {
-  SLKV_REQUIRE_SHARED();
-  std::string reason;
-  std::unique_ptr<Backend> backend = cuda_backend_or_reason(reason);
-  if (!backend) GTEST_SKIP() << reason;
-  Runner cuda(std::move(backend), testing::stories_dir());
-  Runner cpu(make_cpu_backend(2), testing::stories_dir());
-  const Tokenizer tokenizer = Tokenizer::load(testing::stories_dir());
+TEST_F(CudaEndToEnd, EveryKvPolicyGivesTheCpuTokens) {
   const std::vector<std::vector<int32_t>> prompts = {
-      tokenizer.encode("Once upon a time, there was a little girl named Lily. She loved to play outside in the park "
+      tokenizer_->encode("Once upon a time, there was a little girl named Lily. She loved to play outside in the park "
                        "with her friends. One day",
                        true),
-      tokenizer.encode("Tom had a big red ball. He liked to throw it high in the sky and catch it. His dog", true)};
+      tokenizer_->encode("Tom had a big red ball. He liked to throw it high in the sky and catch it. His dog", true)};
   for (const std::string name : {"full", "simlayerkv", "streaming", "snapkv", "simlayerkv+snapkv"}) {
     for (LazyDetect detect : {LazyDetect::Prefill, LazyDetect::Decode}) {
       KvPolicyConfig policy;
@@ -111,8 +115,8 @@ TEST(CudaEndToEnd, EveryKvPolicyGivesTheCpuTokens) {
       policy.obs_window = 8;
       policy.snapkv_budget = 12;
       policy.threshold = 0.85;
-      const std::vector<GenerationResult> expected = cpu.generate(prompts, 24, policy, {});
-      const std::vector<GenerationResult> got = cuda.generate(prompts, 24, policy, {});
+      const std::vector<GenerationResult> expected = cpu_->generate(prompts, 24, policy, {});
+      const std::vector<GenerationResult> got = cuda_->generate(prompts, 24, policy, {});
       ASSERT_EQ(got.size(), expected.size());
       for (size_t i = 0; i < got.size(); ++i) {
         const std::string where = name + " (" + lazy_detect_name(detect) + "), prompt " + std::to_string(i);
@@ -124,32 +128,25 @@ TEST(CudaEndToEnd, EveryKvPolicyGivesTheCpuTokens) {
   }
 }
 
-TEST(CudaEndToEnd, SeededSamplingGivesTheCpuTokens) {
-  SLKV_REQUIRE_SHARED();
-  std::string reason;
-  std::unique_ptr<Backend> backend = cuda_backend_or_reason(reason);
-  if (!backend) GTEST_SKIP() << reason;
-  Runner cuda(std::move(backend), testing::stories_dir());
-  Runner cpu(make_cpu_backend(2), testing::stories_dir());
-  const Tokenizer tokenizer = Tokenizer::load(testing::stories_dir());
+TEST_F(CudaEndToEnd, SeededSamplingGivesTheCpuTokens) {
   const std::vector<std::vector<int32_t>> prompts = {
-      tokenizer.encode("Once upon a time, there was a little girl named Lily.", true),
-      tokenizer.encode("Tom had a big red ball. He liked to throw it high in the sky and catch it. His dog", true),
-      tokenizer.encode("One day", true), tokenizer.encode("The cat sat on the mat.", true)};
+      tokenizer_->encode("Once upon a time, there was a little girl named Lily.", true),
+      tokenizer_->encode("Tom had a big red ball. He liked to throw it high in the sky and catch it. His dog", true),
+      tokenizer_->encode("One day", true), tokenizer_->encode("The cat sat on the mat.", true)};
   // One batch, so each step draws every row in one sample_tokens call: three
   // sampled requests (each its own seed) and a greedy one among them.
   const std::vector<SamplingParams> sampling = {
       {0.8f, 40, 0.9f, 1234}, {0.8f, 40, 0.9f, 99}, {1.0f, 0, 1.0f, 7}, {0.f, 0, 1.f, 0}};
   const int64_t new_tokens = 32;
-  const std::vector<GenerationResult> expected = cpu.generate(prompts, new_tokens, {}, {}, sampling);
-  const std::vector<GenerationResult> got = cuda.generate(prompts, new_tokens, {}, {}, sampling);
+  const std::vector<GenerationResult> expected = cpu_->generate(prompts, new_tokens, {}, {}, sampling);
+  const std::vector<GenerationResult> got = cuda_->generate(prompts, new_tokens, {}, {}, sampling);
   ASSERT_EQ(got.size(), expected.size());
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_EQ(got[i].tokens.size(), size_t(new_tokens)) << "prompt " << i;
     EXPECT_EQ(got[i].tokens, expected[i].tokens) << "prompt " << i;
   }
   // The sampled requests really sampled: greedy gives other tokens.
-  const std::vector<GenerationResult> greedy = cpu.generate(prompts, new_tokens, {}, {});
+  const std::vector<GenerationResult> greedy = cpu_->generate(prompts, new_tokens, {}, {});
   for (size_t i = 0; i < 3; ++i) EXPECT_NE(expected[i].tokens, greedy[i].tokens) << "prompt " << i;
   EXPECT_EQ(expected[3].tokens, greedy[3].tokens);
 }
