@@ -134,26 +134,33 @@ void KvCache::append_all(std::span<const KvAppend> appends) {
   // Bookkeeping first, gathering the copies, then the copies in one op.
   std::vector<CopyRegion> copies;
   pending_copies_ = &copies;
-  struct StopGathering {
-    KvCache& cache;
-    ~StopGathering() { cache.pending_copies_ = nullptr; }
-  } stop_gathering{*this};
-  for (const KvAppend& item : appends) {
-    LayerState& state = layer_state(item.sequence, item.layer);
-    append_to_segment(state.segments.back(), item.keys, item.values, item.n_tokens, copies);
-    state.appended += item.n_tokens;
-    const Retention& retention = state.retention;
-    if (retention.kind != Retention::Kind::Window || state.growth != WindowGrowth::Rolling) continue;
-    if (state.segments.size() == 1) {
-      // Not yet split: a short prompt that has now grown past the window.
-      if (state.segments[0].length > retention.sink + retention.recent)
-        apply_window(item.sequence, item.layer, retention.sink, retention.recent, state.growth);
-      continue;
-    }
-    Segment& recent = state.segments.back();
-    if (recent.length > retention.recent) drop_front(recent, recent.length - retention.recent);
+  try {
+    for (const KvAppend& item : appends) append_bookkeeping(item, copies);
+  } catch (...) {
+    // A full pool stops the batch part way: the slots taken so far are
+    // counted as held, so they get their keys and values before the error goes on.
+    pending_copies_ = nullptr;
+    copy_regions(copies);
+    throw;
   }
+  pending_copies_ = nullptr;
   copy_regions(copies);
+}
+
+void KvCache::append_bookkeeping(const KvAppend& item, std::vector<CopyRegion>& copies) {
+  LayerState& state = layer_state(item.sequence, item.layer);
+  append_to_segment(state.segments.back(), item.keys, item.values, item.n_tokens, copies);
+  state.appended += item.n_tokens;
+  const Retention& retention = state.retention;
+  if (retention.kind != Retention::Kind::Window || state.growth != WindowGrowth::Rolling) return;
+  if (state.segments.size() == 1) {
+    // Not yet split: a short prompt that has now grown past the window.
+    if (state.segments[0].length > retention.sink + retention.recent)
+      apply_window(item.sequence, item.layer, retention.sink, retention.recent, state.growth);
+    return;
+  }
+  Segment& recent = state.segments.back();
+  if (recent.length > retention.recent) drop_front(recent, recent.length - retention.recent);
 }
 
 void KvCache::apply_window(SequenceId sequence, int64_t layer, int64_t sink, int64_t recent, WindowGrowth growth) {

@@ -119,6 +119,8 @@ class KvCache {
 
   LayerState& layer_state(SequenceId sequence, int64_t layer);
   const LayerState& layer_state(SequenceId sequence, int64_t layer) const;
+  // One append of append_all without its copies (added to `copies`).
+  void append_bookkeeping(const KvAppend& item, std::vector<CopyRegion>& copies);
   // Takes slots for n_tokens more tokens (new blocks as needed) and adds the copies that fill them to `copies`.
   void append_to_segment(Segment& segment, const float* keys, const float* values, int64_t n_tokens,
                          std::vector<CopyRegion>& copies);

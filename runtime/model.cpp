@@ -186,7 +186,7 @@ void Model::all_reduce_tp(float* data, int64_t count) {
 const int32_t* Model::ids_on(Backend& backend, const std::vector<int32_t>& ids, BackendBuffer& buffer) {
   if (backend.uses_host_memory()) return ids.data();
   const int64_t bytes = static_cast<int64_t>(ids.size() * sizeof(int32_t));
-  reserve_scratch(backend, buffer, bytes);
+  buffer.reserve(backend, bytes);
   backend.copy_from_host(buffer.data(), ids.data(), bytes);
   return buffer.ints();
 }
@@ -279,6 +279,14 @@ const float* Model::forward_in_backend(std::span<const SequenceChunk> chunks, Kv
     SLKV_CHECK(backend.uses_host_memory() && !cache.memory(),
                "the model and its KV cache are in host memory; " << backend.name() << " cannot run them");
 
+  // One chunk per sequence: a layer appends every chunk's keys before any
+  // chunk attends, so a second chunk of a sequence would be seen too early.
+  batch_sequences_.clear();
+  for (const SequenceChunk& chunk : chunks) batch_sequences_.push_back(chunk.sequence);
+  std::sort(batch_sequences_.begin(), batch_sequences_.end());
+  SLKV_CHECK(std::adjacent_find(batch_sequences_.begin(), batch_sequences_.end()) == batch_sequences_.end(),
+             "a forward pass holds two chunks of one sequence");
+
   // Flatten the chunks into one token batch so every matmul is one GEMM.
   host_token_ids_.clear();
   host_positions_.clear();
@@ -293,7 +301,10 @@ const float* Model::forward_in_backend(std::span<const SequenceChunk> chunks, Kv
   const int64_t n = static_cast<int64_t>(host_token_ids_.size());
   const int64_t n_rows = which == LogitsFor::LastToken ? static_cast<int64_t>(chunks.size()) : n;
   prepare_scratch(backend, n, n_rows);
+  const void* recorded_positions = positions_.data();
   const int32_t* positions = ids_on(backend, host_positions_, positions_);
+  // The recorded segments read the positions (the token ids only embed, outside them).
+  if (positions_.data() != recorded_positions) backend.forget_recordings(this);
   float* const hidden_states = hidden_.floats();
   float* const normed = normed_.floats();
   float* const q = q_.floats();

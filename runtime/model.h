@@ -96,7 +96,7 @@ class Model {
   // Bytes of weights read by one decode step (every matrix once).
   int64_t weight_bytes_per_token() const;
 
-  // Runs all chunks as one batched pass on `backend` (the one given to load(),
+  // Runs all chunks (one per sequence) as one batched pass on `backend` (the one given to load(),
   // or any host backend): their new K/V are appended to `cache` (which must
   // live in that backend's memory), and logits [rows][vocab] are written to
   // the host vector `logits`, one row per chunk
@@ -148,7 +148,8 @@ class Model {
   // forward at a time).
   BackendBuffer hidden_, normed_, q_, k_, v_, attn_out_, lse_, proj_, gate_, up_, last_rows_;
   BackendBuffer logits_, local_logits_, gathered_, token_ids_, positions_, local_ids_;
-  // Host side: the flattened batch.
+  // Host side: the flattened batch, and its sequences (to check they are distinct).
+  std::vector<SequenceId> batch_sequences_;
   std::vector<int32_t> host_token_ids_, host_positions_, host_local_ids_;
   std::vector<CopyRegion> row_copies_;  // batched row moves of one pass
   std::vector<KvAppend> kv_appends_;    // one layer's appends of one pass

@@ -7,6 +7,8 @@
 namespace slkv {
 
 void GraphRecorder::run(const void* owner, int64_t id, const std::function<void()>& ops) {
+  // Bounded: a run that has seen many batch sizes starts its recordings over.
+  if (recordings_.size() >= kMaxRecordings && !recordings_.count({owner, id})) clear();
   Recording& recording = recordings_[{owner, id}];
   ++recording.runs;
   if (!recording.graph && (recording.unrecordable || recording.runs < 2 || !capture(recording, ops))) {

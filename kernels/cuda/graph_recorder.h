@@ -4,7 +4,9 @@
 // cuBLAS picks its kernels); the second time it is captured from the stream
 // into a graph, which is then launched, that time and every later time, as
 // one unit. A sequence whose capture fails (an op that cannot be captured)
-// is issued op by op from then on. Plain C++ header (no CUDA headers).
+// is issued op by op from then on. At most kMaxRecordings sequences are
+// kept (a model records two per layer and batch size); past that the
+// recorder starts over. Plain C++ header (no CUDA headers).
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -27,6 +29,8 @@ class GraphRecorder {
   void forget(const void* owner);
   void clear();
   size_t graphs() const;  // recordings held
+
+ static constexpr size_t kMaxRecordings = 4096;
 
  private:
   struct Recording {

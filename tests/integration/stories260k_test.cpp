@@ -214,6 +214,19 @@ TEST(Stories260K, SamplingInTheBackendEqualsSamplingOnTheHost) {
   EXPECT_NE(in_backend[0], in_backend[4]);
 }
 
+// A layer appends every chunk's keys before any chunk attends, so a pass
+// takes one chunk per sequence and refuses a second.
+TEST(Stories260K, TwoChunksOfOneSequenceInOnePassAreRefused) {
+  SLKV_REQUIRE_SHARED();
+  Loaded loaded = load(testing::stories_dir());
+  KvCache cache(kv_geometry_for(loaded.model->config(), {16}));
+  const SequenceId sequence = cache.add_sequence();
+  const std::vector<int32_t> first = {1, 400, 500}, second = {600};
+  const std::vector<SequenceChunk> chunks = {{sequence, first, 0}, {sequence, second, 3}};
+  std::vector<float> logits;
+  EXPECT_THROW(loaded.model->forward(chunks, cache, *loaded.backend, LogitsFor::LastToken, logits), InternalError);
+}
+
 TEST(Stories260K, OverLongPromptIsRejected) {
   SLKV_REQUIRE_SHARED();
   Loaded loaded = load(testing::stories_dir());

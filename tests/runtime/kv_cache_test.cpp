@@ -214,5 +214,18 @@ TEST(KvCache, AppendAllDropsCopiesBoundForABlockFreedInTheSameBatch) {
   EXPECT_EQ(cache.pool().blocks_in_use(), 2);
 }
 
+// A batch that fills the pool part way through: the error names the full
+// cache, and what the earlier appends took holds their keys and values.
+TEST(KvCache, AppendAllThatRunsOutOfBlocksKeepsWhatItTook) {
+  KvCache cache(small_geometry(1));
+  const SequenceId a = cache.add_sequence(), b = cache.add_sequence();
+  const TokenKv a_tokens(10, 4), b_tokens(20, 1);
+  const std::vector<KvAppend> batch = {{a, 0, a_tokens.keys.data(), a_tokens.values.data(), 4},
+                                       {b, 0, b_tokens.keys.data(), b_tokens.values.data(), 1}};
+  EXPECT_THROW(cache.append_all(batch), Error);
+  EXPECT_EQ(held_tokens(cache, a, 0), range(10, 14));
+  EXPECT_EQ(cache.tokens_held(b, 0), 0);
+}
+
 }  // namespace
 }  // namespace slkv
