@@ -87,9 +87,13 @@ fi
 # ---- the CUDA tests (ctest -R 'Cuda|Nccl|DeviceMemoryPool|DeviceBuffer' selects the same) ----
 if wants tests; then
   say "CUDA tests"
-  timeout 150 "$tests" --gtest_filter='*Cuda*:*Nccl*:*DeviceMemoryPool*:*DeviceBuffer*' >"$out/cuda-tests.log" 2>&1 &&
-    say "CUDA tests passed" || say "CUDA tests FAILED (exit $?), see cuda-tests.log; benchmarking anyway"
-  tail -3 "$out/cuda-tests.log" >&2 || true
+  status=0
+  timeout 150 "$tests" --gtest_filter='*Cuda*:*Nccl*:*DeviceMemoryPool*:*DeviceBuffer*' >"$out/cuda-tests.log" 2>&1 ||
+    status=$?
+  # gtest's summary: how many passed, were skipped (no GPU, or too few for a layout) and failed.
+  summary=$(grep -E '^\[ +(PASSED|SKIPPED|FAILED) +\] [0-9]+ test' "$out/cuda-tests.log" | tr -s ' ' | tr '\n' ' ')
+  if [[ $status == 0 ]]; then say "CUDA tests: $summary"; else
+    say "CUDA tests FAILED (exit $status): $summary; see cuda-tests.log; benchmarking anyway"; fi
 fi
 wants full || wants lazy || wants nographs || exit 0
 

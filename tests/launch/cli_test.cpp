@@ -143,7 +143,9 @@ TEST(CliKvPolicy, JsonReportsTheKvObject) {
   for (size_t layer = 0; layer < 5; ++layer) {
     EXPECT_EQ(kv["lazy_layers"][layer].get<bool>(), kv["layer_scores"][layer].get<double>() > 0.7);
     held += kv["kv_tokens_per_layer"][layer].get<int64_t>();
-    if (kv["lazy_layers"][layer].get<bool>()) EXPECT_EQ(kv["kv_tokens_per_layer"][layer], 10);
+    if (kv["lazy_layers"][layer].get<bool>()) {
+      EXPECT_EQ(kv["kv_tokens_per_layer"][layer], 10);
+    }
   }
   EXPECT_EQ(kv["kv_bytes"].get<int64_t>(), held * 2 * 4 * 8 * 4);  // K+V x 4 KV heads x head_dim 8 x fp32
   EXPECT_NEAR(kv["compression_ratio"].get<double>(),
