@@ -4,9 +4,9 @@
 // positions, ids, inv_freq, lse, key_mass), so a model whose buffers all live
 // on the device runs without host round trips. Ops are enqueued on the
 // backend's compute stream and return before the GPU is done, except
-// window_attention_mass and sample_tokens, which return results to the host. Scratch memory
-// comes from a caching pool owned by the backend. Plain C++ header (no CUDA
-// headers): g++-compiled code can create and use the backend.
+// window_attention_mass and sample_tokens, which return results to the host.
+// Scratch memory comes from a caching pool owned by the backend. Plain C++
+// header (no CUDA headers): g++-compiled code can create and use the backend.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
