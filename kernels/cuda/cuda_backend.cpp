@@ -201,8 +201,8 @@ void CudaBackend::matmul(const float* x, int64_t n_tokens, const WeightMatrix& w
              "matmul of " << n_tokens << " tokens by " << w.rows << "x" << w.cols);
   if (n_tokens == 0 || w.rows == 0) return;
   if (n_tokens <= cuda::kGemvMaxTokens) {
-    SLKV_CHECK((w.rows + 7) / 8 <= kMaxGridX, "matmul rows " << w.rows);
-    cuda::launch_gemv(x, n_tokens, w.data, element_type(w.dtype), w.rows, w.cols, y, compute_);
+    SLKV_CHECK(w.rows <= kMaxGridX, "matmul rows " << w.rows);  // a block per row at most
+    cuda::launch_gemv(x, n_tokens, w.data, element_type(w.dtype), w.rows, w.cols, y, sm_count_, compute_);
   } else {
     gemm(x, n_tokens, w, y);
   }

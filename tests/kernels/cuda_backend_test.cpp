@@ -265,8 +265,10 @@ TEST_F(CudaBackendTest, Matmul) {
   struct Shape {
     int64_t rows, cols;
   };
-  // (97, 131): odd, so the GEMV takes element loads; the others 16-byte vectors.
-  for (const Shape shape : {Shape{256, 512}, Shape{97, 131}, Shape{1000, 4096}}) {
+  // (97, 131): odd, so the GEMV takes element loads; the others 16-byte
+  // vectors. Few rows (a tensor-parallel shard's k_proj: 128 x 8192; 3 rows)
+  // make the GEMV split each row over 2 to 8 warps.
+  for (const Shape shape : {Shape{256, 512}, Shape{97, 131}, Shape{1000, 4096}, Shape{128, 8192}, Shape{3, 1000}}) {
     for (DType dtype : {DType::F32, DType::F16, DType::BF16}) {
       const StoredMatrix w(dtype, shape.rows, shape.cols, rng, 1.f / std::sqrt(float(shape.cols)));
       for (int64_t n_tokens : {1, 3, 8, 9, 64, 200}) {
