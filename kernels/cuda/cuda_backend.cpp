@@ -269,24 +269,30 @@ void CudaBackend::embedding(const WeightMatrix& table, const int32_t* ids, int64
                          embedding_error_, compute_);
 }
 
-cuda::KvSpanTable CudaBackend::upload_spans(std::span<const KvSpan> kv) {
-  span_staging_.clear();
-  int64_t total = 0;
+CudaBackend::StagedSpans CudaBackend::stage_spans(std::span<const KvSpan> kv) {
+  StagedSpans staged{span_staging_.size(), 0, 0};
   for (const KvSpan& span : kv) {
     SLKV_CHECK(span.n_tokens >= 0, "KV span of " << span.n_tokens << " tokens");
     if (span.n_tokens == 0) continue;  // the kernels' span search assumes no empty spans
     SLKV_CHECK(span.keys && span.values, "KV span of " << span.n_tokens << " tokens without keys or values");
-    span_staging_.push_back({span.keys, span.values, total});
-    total += span.n_tokens;
+    span_staging_.push_back({span.keys, span.values, staged.total});
+    staged.total += span.n_tokens;
+    ++staged.count;
   }
   SLKV_CHECK(span_staging_.size() <= size_t(INT_MAX), span_staging_.size() << " KV spans");
-  cuda::KvSpanTable table;
-  table.n_spans = int(span_staging_.size());
-  table.total = total;
-  if (!span_staging_.empty())
-    table.spans = static_cast<const cuda::DeviceKvSpan*>(
-        uploads_->upload(span_staging_.data(), span_staging_.size() * sizeof(cuda::DeviceKvSpan)));
-  return table;
+  return staged;
+}
+
+const cuda::DeviceKvSpan* CudaBackend::upload_staged_spans() {
+  if (span_staging_.empty()) return nullptr;
+  return static_cast<const cuda::DeviceKvSpan*>(
+      uploads_->upload(span_staging_.data(), span_staging_.size() * sizeof(cuda::DeviceKvSpan)));
+}
+
+cuda::KvSpanTable CudaBackend::upload_spans(std::span<const KvSpan> kv) {
+  span_staging_.clear();
+  const StagedSpans staged = stage_spans(kv);
+  return {upload_staged_spans(), staged.count, staged.total};
 }
 
 void CudaBackend::attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape,
@@ -317,28 +323,14 @@ void CudaBackend::attention_batch(std::span<const AttentionJob> jobs, const Atte
              "attention of " << n_jobs << " sequences");
 
   // Every job's spans in one table, one upload.
-  struct JobSpans {
-    size_t first;  // in span_staging_
-    int count;
-    int64_t total;
-  };
-  std::vector<JobSpans> job_spans;
+  std::vector<StagedSpans> job_spans;
   span_staging_.clear();
   for (const AttentionJob& job : jobs) {
-    JobSpans spans{span_staging_.size(), 0, 0};
-    for (const KvSpan& span : job.kv) {
-      SLKV_CHECK(span.n_tokens >= 0, "KV span of " << span.n_tokens << " tokens");
-      if (span.n_tokens == 0) continue;
-      SLKV_CHECK(span.keys && span.values, "KV span of " << span.n_tokens << " tokens without keys or values");
-      span_staging_.push_back({span.keys, span.values, spans.total});
-      spans.total += span.n_tokens;
-      ++spans.count;
-    }
-    SLKV_CHECK(n_queries <= spans.total, "attention: " << n_queries << " queries but only " << spans.total << " keys");
-    job_spans.push_back(spans);
+    job_spans.push_back(stage_spans(job.kv));
+    SLKV_CHECK(n_queries <= job_spans.back().total,
+               "attention: " << n_queries << " queries but only " << job_spans.back().total << " keys");
   }
-  const auto* device_spans = static_cast<const cuda::DeviceKvSpan*>(
-      uploads_->upload(span_staging_.data(), span_staging_.size() * sizeof(cuda::DeviceKvSpan)));
+  const cuda::DeviceKvSpan* device_spans = upload_staged_spans();
 
   // Each job's split plan (sized for the whole batch filling the GPU) and its part of one scratch block.
   std::vector<cuda::KvSpanTable> tables;
@@ -346,7 +338,7 @@ void CudaBackend::attention_batch(std::span<const AttentionJob> jobs, const Atte
   std::vector<size_t> scratch_offsets;
   size_t scratch_bytes = 0;
   int max_splits = 1;
-  for (const JobSpans& spans : job_spans) {
+  for (const StagedSpans& spans : job_spans) {
     tables.push_back({device_spans + spans.first, spans.count, spans.total});
     plans.push_back(cuda::plan_attention(n_queries, tables.back(), geometry, sm_count_, n_jobs));
     scratch_offsets.push_back(scratch_bytes);

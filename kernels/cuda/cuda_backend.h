@@ -94,6 +94,16 @@ class CudaBackend final : public Backend {
   DeviceMemoryPool& memory_pool() { return pool_; }
 
  private:
+  // Where stage_spans put one call's spans in span_staging_.
+  struct StagedSpans {
+    size_t first;   // index of its first span
+    int count;      // its non-empty spans
+    int64_t total;  // their keys
+  };
+  // Appends kv's non-empty spans to span_staging_ (starts counted from 0).
+  StagedSpans stage_spans(std::span<const KvSpan> kv);
+  // Uploads span_staging_ (null when empty).
+  const cuda::DeviceKvSpan* upload_staged_spans();
   // Uploads the non-empty spans of kv; total = their key count.
   cuda::KvSpanTable upload_spans(std::span<const KvSpan> kv);
   void gemm(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y);
