@@ -10,7 +10,7 @@
 #include <string>
 
 #include "kernels/token_draw.h"
-#include "runtime/dtype.h"
+#include "core/dtype.h"
 
 namespace slkv {
 

@@ -14,10 +14,10 @@
 #include "launch/kv_policy_options.h"
 #include "launch/prompt_file.h"
 #include "launch/rank_layout.h"
-#include "runtime/error.h"
-#include "runtime/kv_policy.h"
+#include "core/error.h"
+#include "runtime/kv/kv_policy.h"
 #include "runtime/model.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizer/tokenizer.h"
 
 namespace slkv {
 namespace {
@@ -91,7 +91,7 @@ int run_analyze_layers(int argc, char** argv) {
     total_tokens += static_cast<int64_t>(tokens.size());
     KvCacheGeometry geometry = kv_geometry_for(model.config(), {static_cast<int64_t>(tokens.size())});
     geometry.n_kv_heads = model.attention_shape().n_kv_heads;  // this rank's KV heads
-    KvCache cache(geometry, &backend);
+    KvCache cache(geometry, backend);
     KvPolicy policy(config, layers, backend);
     policy.set_sync(layout.sync());
     SequenceChunk chunk{cache.add_sequence(), tokens, 0};

@@ -12,16 +12,17 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/sampling.h"
 #include "kernels/cpu/memory_bandwidth.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
 #include "launch/device_choice.h"
 #include "launch/rank_layout.h"
 #include "parallel/mpi_communicator.h"
-#include "runtime/error.h"
+#include "core/error.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizer/tokenizer.h"
 
 namespace slkv {
 namespace {
@@ -109,7 +110,7 @@ int run_bench(int argc, char** argv) {
   KvCacheGeometry geometry =
       kv_geometry_for(config, {std::max<int64_t>(n_prefill, static_cast<int64_t>(prompt.size()) + n_decode)});
   geometry.n_kv_heads = model.attention_shape().n_kv_heads;  // this rank's KV heads
-  KvCache cache(geometry, &backend);
+  KvCache cache(geometry, backend);
   std::vector<float> logits;
   // One forward plus what a generation step needs after it: the logits on
   // rank 0, its greedy token on every rank (a no-op exchange on one process).
@@ -117,7 +118,7 @@ int run_bench(int argc, char** argv) {
     model.forward(std::span(&chunk, 1), cache, backend, LogitsFor::LastToken, logits);
     std::vector<int32_t> token{0};
     if (layout.context) layout.context->logits_to_coordinator(logits, 1, vocab);
-    if (layout.coordinator()) token[0] = argmax(logits);
+    if (layout.coordinator()) token[0] = cpu::argmax(logits);
     if (layout.context) layout.context->broadcast_tokens(token);
     return token[0];
   };

@@ -20,12 +20,13 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/sampling.h"
 #include "kernels/cpu/memory_bandwidth.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
 #include "launch/device_choice.h"
-#include "runtime/error.h"
-#include "runtime/kv_cache.h"
+#include "core/error.h"
+#include "runtime/kv/kv_cache.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
 #ifdef SLKV_HAVE_CUDA
@@ -212,7 +213,7 @@ int32_t DecodeBench::prefill(SequenceId sequence, const std::vector<int32_t>& to
     SequenceChunk chunk{sequence, std::span<const int32_t>(tokens).subspan(begin, count), begin};
     model_.forward(std::span(&chunk, 1), cache_, backend_, LogitsFor::LastToken, logits_);
   }
-  return argmax(logits_);
+  return cpu::argmax(logits_);
 }
 
 int64_t DecodeBench::tokens_held(const std::vector<SequenceId>& ids) const {
@@ -539,7 +540,7 @@ int run_bench_decode(int argc, char** argv) {
         max_blocks = std::max(max_blocks, blocks);
     }
   geometry.max_blocks = max_blocks;
-  KvCache cache(geometry, &backend);
+  KvCache cache(geometry, backend);
 
   Json prefill = Json::array(), points = Json::array();
   DecodeBench bench(model, backend, cache, settings, bandwidth_gbps, start);

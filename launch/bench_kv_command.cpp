@@ -22,16 +22,17 @@
 #include <sstream>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/sampling.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
 #include "launch/device_choice.h"
 #include "launch/rank_layout.h"
-#include "runtime/error.h"
+#include "core/error.h"
 #include "runtime/generator.h"
-#include "runtime/kv_policy.h"
+#include "runtime/kv/kv_policy.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizer/tokenizer.h"
 
 namespace slkv {
 namespace {
@@ -121,7 +122,7 @@ SequenceRun run_sequence(Context& ctx, const KvPolicyConfig& config, std::span<c
   if (!control.empty()) policy_config.kind = KvPolicyKind::Full;  // scores, trims nothing
   KvPolicy policy(policy_config, model_config.num_layers, ctx.backend);
   policy.set_sync(ctx.layout.sync());
-  KvCache cache(ctx.geometry(n_prompt + ctx.new_tokens), &ctx.backend);
+  KvCache cache(ctx.geometry(n_prompt + ctx.new_tokens), ctx.backend);
   const SequenceId sequence = cache.add_sequence();
   auto window_control_layers = [&] {
     for (int64_t layer = 0; layer < model_config.num_layers; ++layer)
@@ -132,7 +133,7 @@ SequenceRun run_sequence(Context& ctx, const KvPolicyConfig& config, std::span<c
   std::vector<float> logits;
   auto record = [&] {
     share_logits(ctx.layout, logits, 1, vocab);  // every rank takes the same next token
-    run.tokens.push_back(argmax(logits));
+    run.tokens.push_back(cpu::argmax(logits));
     run.logits.insert(run.logits.end(), logits.begin(), logits.begin() + vocab);
   };
   SequenceChunk chunk{sequence, prompt, 0};
@@ -164,7 +165,7 @@ SequenceRun run_sequence(Context& ctx, const KvPolicyConfig& config, std::span<c
 // The free-running loop above must be what Generator does: same tokens, same KV.
 void check_against_generator(Context& ctx, const KvPolicyConfig& config, std::span<const int32_t> prompt,
                              const SequenceRun& run) {
-  KvCache cache(ctx.geometry(static_cast<int64_t>(prompt.size()) + ctx.new_tokens), &ctx.backend);
+  KvCache cache(ctx.geometry(static_cast<int64_t>(prompt.size()) + ctx.new_tokens), ctx.backend);
   Generator generator(ctx.model, ctx.backend, cache, /*stop_tokens=*/{}, config);
   generator.set_sync(ctx.layout.sync());
   GenerationRequest request;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/model_config.h"
+#include "runtime/checkpoint/model_config.h"
 #include "runtime/sampler.h"
 
 namespace slkv {

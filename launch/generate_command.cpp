@@ -20,10 +20,10 @@
 #include "parallel/mpi_communicator.h"
 #include "parallel/parallel_context.h"
 #include "parallel/topology.h"
-#include "runtime/error.h"
+#include "core/error.h"
 #include "runtime/generator.h"
 #include "runtime/model.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizer/tokenizer.h"
 
 namespace slkv {
 namespace {
@@ -145,7 +145,7 @@ int run_generate(int argc, char** argv) {
 
   KvCacheGeometry geometry = kv_geometry_for(model.config(), tokens_per_sequence);
   geometry.n_kv_heads = model.attention_shape().n_kv_heads;  // this rank's KV heads
-  KvCache cache(geometry, &backend);
+  KvCache cache(geometry, backend);
   Generator generator(model, backend, cache, stop_tokens, kv_policy);
   generator.set_sync(layout.sync());
   generator.set_micro_batches(micro_batches);

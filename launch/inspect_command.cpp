@@ -5,7 +5,7 @@
 
 #include "launch/cli_common.h"
 #include "launch/commands.h"
-#include "runtime/error.h"
+#include "core/error.h"
 #include "runtime/model.h"
 
 namespace slkv {

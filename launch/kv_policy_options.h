@@ -2,8 +2,8 @@
 // The KV-policy flags shared by generate, analyze-layers and the benchmarks.
 #include <cxxopts.hpp>
 
-#include "runtime/kv_policy_config.h"
-#include "runtime/model_config.h"
+#include "runtime/kv/kv_policy_config.h"
+#include "runtime/checkpoint/model_config.h"
 
 namespace slkv {
 

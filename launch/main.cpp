@@ -8,7 +8,7 @@
 
 #include "launch/commands.h"
 #include "parallel/mpi_communicator.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace {
 

@@ -5,8 +5,8 @@
 
 #include "launch/cli_common.h"
 #include "launch/commands.h"
-#include "runtime/error.h"
-#include "runtime/test_model_maker.h"
+#include "core/error.h"
+#include "runtime/checkpoint/test_model_maker.h"
 
 namespace slkv {
 namespace {

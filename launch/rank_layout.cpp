@@ -3,10 +3,10 @@
 #include "parallel/mpi_communicator.h"
 #ifdef SLKV_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.h"
-#include "kernels/cuda/nccl_communicator.h"
+#include "parallel/nccl_communicator.h"
 #endif
-#include "runtime/error.h"
-#include "runtime/model_config.h"
+#include "core/error.h"
+#include "runtime/checkpoint/model_config.h"
 
 namespace slkv {
 

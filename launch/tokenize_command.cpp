@@ -6,8 +6,8 @@
 
 #include "launch/cli_common.h"
 #include "launch/commands.h"
-#include "runtime/error.h"
-#include "runtime/tokenizer.h"
+#include "core/error.h"
+#include "runtime/tokenizer/tokenizer.h"
 
 namespace slkv {
 

@@ -6,7 +6,7 @@
 #include <iostream>
 #include <vector>
 
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv {
 

@@ -6,7 +6,7 @@
 #include <mpi.h>
 #include <string>
 
-#include "parallel/communicator.h"
+#include "runtime/communicator.h"
 
 // Reports the failing MPI call with file and line.
 #define MPI_CHECK(call)                                                                            \

@@ -1,7 +1,7 @@
 #include "parallel/parallel_context.h"
 
 #include "parallel/fault_injection.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv {
 namespace {

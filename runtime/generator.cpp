@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <span>
 
-#include "runtime/error.h"
-#include "runtime/kv_policy.h"
+#include "core/error.h"
+#include "kernels/backend_buffer.h"
+#include "runtime/kv/kv_policy.h"
 
 namespace slkv {
 namespace {
@@ -117,8 +118,13 @@ std::vector<GenerationResult> Generator::generate(const std::vector<GenerationRe
         for (size_t row = 0; row < rows.size(); ++row) {
           std::span<const float> logits_row = std::span<const float>(logits).subspan(row * vocab, vocab);
           if (on_logits) on_logits(rows[row], logits_row);
-          sampled[row] = samplers[rows[row]].sample(logits_row);
         }
+        draws.clear();
+        for (size_t i : rows) draws.push_back(samplers[i].next_draw());
+        const int64_t bytes = static_cast<int64_t>(rows.size()) * vocab * static_cast<int64_t>(sizeof(float));
+        BackendBuffer staged(backend_, bytes);
+        backend_.copy_from_host(staged.data(), logits.data(), bytes);
+        backend_.sample_tokens(staged.floats(), static_cast<int64_t>(rows.size()), vocab, draws, sampled.data());
       }
     }
     if (sync_) sync_->broadcast_tokens(sampled);

@@ -12,9 +12,9 @@
 
 #include "kernels/backend.h"
 #include "runtime/distributed_sync.h"
-#include "runtime/kv_cache.h"
-#include "runtime/kv_policy_config.h"
-#include "runtime/kv_report.h"
+#include "runtime/kv/kv_cache.h"
+#include "runtime/kv/kv_policy_config.h"
+#include "runtime/kv/kv_report.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
 

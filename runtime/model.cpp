@@ -6,7 +6,7 @@
 #include <map>
 #include <string>
 
-#include "runtime/error.h"
+#include "core/error.h"
 #include "runtime/rope_frequencies.h"
 
 namespace slkv {
@@ -273,10 +273,10 @@ const float* Model::forward_in_backend(std::span<const SequenceChunk> chunks, Kv
   const float eps = static_cast<float>(c.rms_norm_eps);
   constexpr int kHiddenTag = 100;
   if (device_)
-    SLKV_CHECK(&backend == device_ && cache.memory() == device_,
+    SLKV_CHECK(&backend == device_ && &cache.memory() == device_,
                "the model's parameters and the KV cache live in " << device_->name() << " memory: run it there");
   else
-    SLKV_CHECK(backend.uses_host_memory() && !cache.memory(),
+    SLKV_CHECK(backend.uses_host_memory() && cache.memory().uses_host_memory(),
                "the model and its KV cache are in host memory; " << backend.name() << " cannot run them");
 
   // One chunk per sequence: a layer appends every chunk's keys before any

@@ -14,11 +14,10 @@
 
 #include "kernels/backend.h"
 #include "kernels/backend_buffer.h"
-#include "parallel/communicator.h"
-#include "parallel/topology.h"
-#include "runtime/kv_cache.h"
-#include "runtime/model_config.h"
-#include "runtime/weight_store.h"
+#include "runtime/kv/kv_cache.h"
+#include "runtime/checkpoint/model_config.h"
+#include "runtime/model_shard.h"
+#include "runtime/checkpoint/weight_store.h"
 
 namespace slkv {
 
@@ -40,21 +39,6 @@ struct SequenceChunk {
   SequenceId sequence = 0;
   std::span<const int32_t> tokens;
   int64_t first_position = 0;  // absolute position of tokens[0]
-};
-
-// The part of the model one rank of a tensor/pipeline-parallel job runs.
-// The default is the whole model on one process.
-struct ModelShard {
-  int tp = 1;
-  int tp_rank = 0;
-  int pp = 1;
-  int pp_rank = 0;
-  IndexRange layers{0, -1};        // this stage's layers; end -1 = all
-  Communicator* tp_comm = nullptr;  // the stage's TP group (required when tp > 1)
-  Communicator* pp_comm = nullptr;  // this tp_rank across the stages (required when pp > 1)
-
-  bool first_stage() const { return pp_rank == 0; }
-  bool last_stage() const { return pp_rank == pp - 1; }
 };
 
 enum class LogitsFor { LastToken, AllTokens };

@@ -2,7 +2,7 @@
 // RoPE inverse frequencies for a model, Llama-3 frequency scaling included.
 #include <vector>
 
-#include "runtime/model_config.h"
+#include "runtime/checkpoint/model_config.h"
 
 namespace slkv {
 

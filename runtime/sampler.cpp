@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv {
 
@@ -21,7 +21,5 @@ TokenDraw Sampler::next_draw() {
   if (draw.temperature != 0.f) draw.uniform = std::uniform_real_distribution<double>(0.0, 1.0)(generator_);
   return draw;
 }
-
-int32_t Sampler::sample(std::span<const float> logits) { return cpu::draw_token(logits, next_draw(), candidates_); }
 
 }  // namespace slkv

@@ -3,14 +3,13 @@
 // next_draw() says how to pick the next token (kernels/token_draw.h): greedy
 // when temperature is 0, else temperature, top-k, top-p and a uniform number
 // from the request's generator, so a fixed seed reproduces a run exactly on
-// any backend. sample() applies a draw to a host row of logits.
+// any backend (Backend::sample_tokens applies it).
 #include <cstdint>
 #include <random>
 #include <span>
 #include <utility>
 #include <vector>
 
-#include "kernels/cpu/sampling.h"
 #include "kernels/token_draw.h"
 
 namespace slkv {
@@ -30,15 +29,10 @@ class Sampler {
   explicit Sampler(const SamplingParams& params);
   // The next token's draw; advances the random stream unless greedy.
   TokenDraw next_draw();
-  // The next token from a host row of logits.
-  int32_t sample(std::span<const float> logits);
 
  private:
   SamplingParams params_;
   std::mt19937_64 generator_;
-  std::vector<std::pair<float, int32_t>> candidates_;  // scratch of cpu::draw_token
 };
-
-using cpu::argmax;
 
 }  // namespace slkv

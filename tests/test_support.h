@@ -11,7 +11,15 @@
 #include <unistd.h>
 #include <string>
 
+#include "kernels/cpu/cpu_backend.h"
+
 namespace slkv::testing {
+
+// A one-thread CPU backend for tests that need host memory and its ops.
+inline Backend& host_backend() {
+  static CpuBackend backend(1);
+  return backend;
+}
 
 // The shared test data: $SLKV_SHARED, else ../shared from the working
 // directory, else ../shared beside the repository.

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "kernels/cpu/simd.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv::cpu {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "kernels/cpu/parallel_for.h"
 #include "kernels/cpu/simd.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv::cpu {
 namespace {

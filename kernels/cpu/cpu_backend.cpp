@@ -10,7 +10,7 @@
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/sampling.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv {
 

@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "kernels/cpu/simd.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv {
 namespace {

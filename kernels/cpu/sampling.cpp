@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv::cpu {
 

@@ -21,7 +21,7 @@
 #include "kernels/cuda/elementwise_kernels.h"
 #include "kernels/cuda/gemv_kernels.h"
 #include "kernels/cuda/sampling_kernels.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "kernels/cuda/cuda_check.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv {
 

@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "kernels/cuda/cuda_check.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv {
 

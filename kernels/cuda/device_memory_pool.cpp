@@ -3,7 +3,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/cuda_check.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv {
 

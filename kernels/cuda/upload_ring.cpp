@@ -6,7 +6,7 @@
 #include <cstring>
 
 #include "kernels/cuda/cuda_check.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv {
 

@@ -12,7 +12,7 @@
 #include "runtime/generator.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "tests/integration/reference_outputs.h"
 #include "tests/test_support.h"
 #ifdef SLKV_HAVE_CUDA
@@ -59,7 +59,7 @@ struct Runner {
       requests.push_back(
           GenerationRequest{prompts[i], max_new_tokens, i < sampling.size() ? sampling[i] : SamplingParams{}});
     }
-    KvCache cache(kv_geometry_for(model->config(), lengths), backend.get());
+    KvCache cache(kv_geometry_for(model->config(), lengths), *backend);
     Generator generator(*model, *backend, cache, std::move(stop_tokens), policy);
     return generator.generate(requests);
   }

@@ -7,12 +7,13 @@
 #include <set>
 
 #include "kernels/backend.h"
-#include "runtime/error.h"
+#include "core/error.h"
 #include "runtime/generator.h"
-#include "runtime/kv_policy.h"
+#include "runtime/kv/kv_policy.h"
 #include "runtime/model.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "tests/test_support.h"
+#include "kernels/cpu/sampling.h"
 
 namespace slkv {
 namespace {
@@ -55,7 +56,7 @@ PolicyRun generate(Fixture& f, const std::vector<std::string>& prompts, const Kv
     requests.push_back({f.tokenizer.encode(prompt, true), new_tokens, {}});
     lengths.push_back(static_cast<int64_t>(requests.back().prompt_tokens.size()) + new_tokens);
   }
-  KvCache cache(kv_geometry_for(f.model->config(), lengths));
+  KvCache cache(kv_geometry_for(f.model->config(), lengths), *f.backend);
   Generator generator(*f.model, *f.backend, cache, {2}, config);
   PolicyRun run;
   run.logits.resize(prompts.size());
@@ -159,7 +160,7 @@ class BruteForceScorer : public AttentionObserver {
 void expect_scores_match_brute_force(Fixture& f, const std::string& prompt, KvPolicyConfig config) {
   const std::vector<int32_t> tokens = f.tokenizer.encode(prompt, true);
   const int64_t layers = f.model->config().num_layers;
-  KvCache cache(kv_geometry_for(f.model->config(), {static_cast<int64_t>(tokens.size()) + 2}));
+  KvCache cache(kv_geometry_for(f.model->config(), {static_cast<int64_t>(tokens.size()) + 2}), *f.backend);
   KvPolicy kv_policy(config, layers, *f.backend);
   SequenceId sequence = cache.add_sequence();
   std::vector<float> logits;
@@ -172,7 +173,7 @@ void expect_scores_match_brute_force(Fixture& f, const std::string& prompt, KvPo
                    brute ? brute.get() : observer);
   kv_policy.end_prefill(cache);
   if (config.detect == LazyDetect::Decode) {
-    int32_t next = argmax(logits);
+    int32_t next = cpu::argmax(logits);
     SequenceChunk step{sequence, std::span<const int32_t>(&next, 1), static_cast<int64_t>(tokens.size())};
     observer = kv_policy.begin_decode_step(0, std::span(&step, 1));
     brute = std::make_unique<BruteForceScorer>(observer, 1, config.sink, config.recent, layers);
@@ -212,7 +213,7 @@ TEST(SimLayerKV, KeptKvIsBitIdenticalToFullCache) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t layers = f.model->config().num_layers;
   const int64_t floats = f.model->config().num_kv_heads * f.model->config().head_dim;
-  KvCache full_cache(kv_geometry_for(f.model->config(), {n})), trimmed_cache(kv_geometry_for(f.model->config(), {n}));
+  KvCache full_cache(kv_geometry_for(f.model->config(), {n}), *f.backend), trimmed_cache(kv_geometry_for(f.model->config(), {n}), *f.backend);
   std::vector<float> logits;
   SequenceChunk full_chunk{full_cache.add_sequence(), tokens, 0};
   f.model->forward(std::span(&full_chunk, 1), full_cache, *f.backend, LogitsFor::LastToken, logits);
@@ -241,7 +242,7 @@ TEST(SimLayerKV, PoolAccountingAndCompressionRatio) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t layers = f.model->config().num_layers;
   const int64_t block = 16, sink = 4, recent = 24;
-  KvCache cache(kv_geometry_for(f.model->config(), {n}, block));
+  KvCache cache(kv_geometry_for(f.model->config(), {n}, block), *f.backend);
   // Threshold -1 makes every layer lazy: a known layout.
   KvPolicy kv_policy(policy(KvPolicyKind::SimLayerKV, -1.0, sink, recent), layers, *f.backend);
   SequenceChunk chunk{cache.add_sequence(), tokens, 0};

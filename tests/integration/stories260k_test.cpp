@@ -8,12 +8,13 @@
 
 #include "kernels/backend.h"
 #include "launch/cli_common.h"
-#include "runtime/error.h"
+#include "core/error.h"
 #include "runtime/generator.h"
 #include "runtime/model.h"
-#include "runtime/tokenizer.h"
+#include "runtime/tokenizer/tokenizer.h"
 #include "tests/integration/reference_outputs.h"
 #include "tests/test_support.h"
+#include "kernels/cpu/sampling.h"
 
 namespace slkv {
 namespace {
@@ -34,7 +35,7 @@ Loaded load(const std::filesystem::path& dir) {
 // Greedy generation the way run.c does it: stops at BOS.
 std::vector<int32_t> greedy(Loaded& loaded, const std::vector<int32_t>& prompt, int64_t max_new_tokens,
                             std::vector<int32_t> stop_tokens = {1}) {
-  KvCache cache(kv_geometry_for(loaded.model->config(), {static_cast<int64_t>(prompt.size()) + max_new_tokens}));
+  KvCache cache(kv_geometry_for(loaded.model->config(), {static_cast<int64_t>(prompt.size()) + max_new_tokens}), *loaded.backend);
   Generator generator(*loaded.model, *loaded.backend, cache, stop_tokens);
   GenerationRequest request{prompt, max_new_tokens, {}};
   return generator.generate({request})[0].tokens;
@@ -99,14 +100,14 @@ TEST(Stories260K, LogitsMatchTraceAtEveryPositionPrefill) {
     ASSERT_GE(trace.size(), 10u);
     std::vector<int32_t> inputs;
     for (const auto& row : trace) inputs.push_back(row.input);
-    KvCache cache(kv_geometry_for(loaded.model->config(), {static_cast<int64_t>(inputs.size())}));
+    KvCache cache(kv_geometry_for(loaded.model->config(), {static_cast<int64_t>(inputs.size())}), *loaded.backend);
     SequenceChunk chunk{cache.add_sequence(), inputs, 0};
     std::vector<float> logits;
     loaded.model->forward(std::span(&chunk, 1), cache, *loaded.backend, LogitsFor::AllTokens, logits);
     const int64_t vocab = loaded.model->config().vocab_size;
     for (size_t i = 0; i < trace.size(); ++i) {
       expect_trace_logits(trace, i, &logits[i * vocab]);
-      EXPECT_EQ(argmax(std::span<const float>(&logits[i * vocab], vocab)), trace[i].argmax) << "position " << i;
+      EXPECT_EQ(cpu::argmax(std::span<const float>(&logits[i * vocab], vocab)), trace[i].argmax) << "position " << i;
     }
   }
 }
@@ -117,7 +118,7 @@ TEST(Stories260K, LogitsMatchTraceAtEveryPositionDecode) {
   auto traces = read_traces(testing::stories_dir() / "reference" / "reference_trace_once_upon_a_time.txt");
   ASSERT_EQ(traces.size(), 2u);
   for (const auto& trace : traces) {
-    KvCache cache(kv_geometry_for(loaded.model->config(), {static_cast<int64_t>(trace.size())}));
+    KvCache cache(kv_geometry_for(loaded.model->config(), {static_cast<int64_t>(trace.size())}), *loaded.backend);
     SequenceId sequence = cache.add_sequence();
     std::vector<float> logits;
     for (size_t i = 0; i < trace.size(); ++i) {
@@ -154,7 +155,7 @@ TEST(Stories260K, Bf16DivergesFromF32OnlyAtANearTie) {
   EXPECT_GE(first_difference, 14u);
   std::vector<int32_t> context = prompt;
   context.insert(context.end(), expected.begin(), expected.begin() + first_difference);
-  KvCache cache(kv_geometry_for(f32.model->config(), {static_cast<int64_t>(context.size())}));
+  KvCache cache(kv_geometry_for(f32.model->config(), {static_cast<int64_t>(context.size())}), *f32.backend);
   SequenceChunk chunk{cache.add_sequence(), context, 0};
   std::vector<float> logits;
   f32.model->forward(std::span(&chunk, 1), cache, *f32.backend, LogitsFor::LastToken, logits);
@@ -172,7 +173,7 @@ TEST(Stories260K, BatchGivesEachSequenceItsTokensAlone) {
     requests.push_back({loaded.tokenizer->encode(text, true), 40, {}});
     lengths.push_back(static_cast<int64_t>(requests.back().prompt_tokens.size()) + 40);
   }
-  KvCache cache(kv_geometry_for(loaded.model->config(), lengths));
+  KvCache cache(kv_geometry_for(loaded.model->config(), lengths), *loaded.backend);
   Generator generator(*loaded.model, *loaded.backend, cache, {2});
   auto batched = generator.generate(requests);
   ASSERT_EQ(batched.size(), 3u);
@@ -197,7 +198,7 @@ TEST(Stories260K, SamplingInTheBackendEqualsSamplingOnTheHost) {
     lengths.push_back(static_cast<int64_t>(requests.back().prompt_tokens.size()) + 50);
   }
   auto run = [&](bool hand_out_logits) {
-    KvCache cache(kv_geometry_for(loaded.model->config(), lengths));
+    KvCache cache(kv_geometry_for(loaded.model->config(), lengths), *loaded.backend);
     Generator generator(*loaded.model, *loaded.backend, cache, {2});
     int64_t rows_seen = 0;
     LogitsCallback on_logits = [&](size_t, std::span<const float>) { ++rows_seen; };
@@ -219,7 +220,7 @@ TEST(Stories260K, SamplingInTheBackendEqualsSamplingOnTheHost) {
 TEST(Stories260K, TwoChunksOfOneSequenceInOnePassAreRefused) {
   SLKV_REQUIRE_SHARED();
   Loaded loaded = load(testing::stories_dir());
-  KvCache cache(kv_geometry_for(loaded.model->config(), {16}));
+  KvCache cache(kv_geometry_for(loaded.model->config(), {16}), *loaded.backend);
   const SequenceId sequence = cache.add_sequence();
   const std::vector<int32_t> first = {1, 400, 500}, second = {600};
   const std::vector<SequenceChunk> chunks = {{sequence, first, 0}, {sequence, second, 3}};
@@ -231,7 +232,7 @@ TEST(Stories260K, OverLongPromptIsRejected) {
   SLKV_REQUIRE_SHARED();
   Loaded loaded = load(testing::stories_dir());
   std::vector<int32_t> prompt(600, 300);
-  KvCache cache(kv_geometry_for(loaded.model->config(), {700}));
+  KvCache cache(kv_geometry_for(loaded.model->config(), {700}), *loaded.backend);
   Generator generator(*loaded.model, *loaded.backend, cache, {2});
   EXPECT_THROW(generator.generate({{prompt, 10, {}}}), Error);
 }

@@ -11,7 +11,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/backend_buffer.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv {
 namespace {

@@ -47,9 +47,9 @@
 #include "kernels/cpu/sampling.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_device.h"
-#include "runtime/dtype.h"
+#include "core/dtype.h"
 #include "kernels/token_draw.h"
-#include "runtime/error.h"
+#include "core/error.h"
 
 namespace slkv {
 namespace {

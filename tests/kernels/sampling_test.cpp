@@ -203,7 +203,7 @@ TEST(SamplerDraws, SampleIsDrawTokenWithTheSeededUniforms) {
       EXPECT_EQ(next.top_p, params.top_p);
       EXPECT_GE(next.uniform, 0.0);
       EXPECT_LT(next.uniform, 1.0);
-      const int32_t token = sampling.sample(kRow);
+      const int32_t token = cpu::draw_token(kRow, sampling.next_draw(), scratch);
       EXPECT_EQ(token, cpu::draw_token(kRow, next, scratch)) << "step " << i << " seed " << params.seed;
       seen.insert(token);
     }
@@ -226,11 +226,12 @@ TEST(SamplerDraws, EachSampledStepTakesOneNumberOfTheSeededStream) {
 TEST(SamplerDraws, GreedyDrawsTakeNoRandomNumbers) {
   const SamplingParams params{0.f, 5, 0.5f, 99};
   Sampler sampler(params);
+  std::vector<std::pair<float, int32_t>> scratch;
   for (int i = 0; i < 10; ++i) {
     const TokenDraw next = sampler.next_draw();
     EXPECT_EQ(next.temperature, 0.f);
     EXPECT_EQ(next.uniform, 0.0) << "a greedy draw carries no random number";
-    EXPECT_EQ(sampler.sample(kRow), 1);
+    EXPECT_EQ(cpu::draw_token(kRow, next, scratch), 1);
   }
   // Each sampler has its own stream: greedy draws of one request in a batch
   // leave another request's uniforms as its seed alone gives them.

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "runtime/test_model_maker.h"
+#include "runtime/checkpoint/test_model_maker.h"
 #include "tests/test_support.h"
 
 namespace slkv {

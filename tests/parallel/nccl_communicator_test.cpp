@@ -6,7 +6,7 @@
 
 #ifdef SLKV_HAVE_CUDA
 #include "kernels/cuda/cuda_device.h"
-#include "kernels/cuda/nccl_communicator.h"
+#include "parallel/nccl_communicator.h"
 #include "parallel/mpi_communicator.h"
 #endif
 

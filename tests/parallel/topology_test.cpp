@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "parallel/topology.h"
-#include "runtime/error.h"
-#include "runtime/weight_store.h"
+#include "core/error.h"
+#include "runtime/checkpoint/weight_store.h"
 
 namespace slkv {
 namespace {

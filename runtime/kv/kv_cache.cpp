@@ -1,0 +1,309 @@
+#include "runtime/kv/kv_cache.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <set>
+#include <string>
+
+#include "kernels/backend_buffer.h"
+#include "core/error.h"
+
+namespace slkv {
+
+KvCacheGeometry kv_geometry_for(const ModelConfig& config, const std::vector<int64_t>& tokens_per_sequence,
+                                int64_t block_size) {
+  KvCacheGeometry geometry;
+  geometry.num_layers = config.num_layers;
+  geometry.n_kv_heads = config.num_kv_heads;
+  geometry.head_dim = config.head_dim;
+  geometry.block_size = block_size;
+  int64_t blocks = 0;
+  // +2 per layer: a windowed layer's sink and recent parts may each end in a partial block.
+  for (int64_t tokens : tokens_per_sequence) blocks += config.num_layers * ((tokens + block_size - 1) / block_size + 2);
+  geometry.max_blocks = std::max<int64_t>(blocks, 1);
+  return geometry;
+}
+
+KvCache::KvCache(const KvCacheGeometry& geometry, Backend& memory)
+    : geometry_(geometry),
+      backend_(memory),
+      pool_(geometry.block_size, geometry.n_kv_heads * geometry.head_dim, geometry.max_blocks, &memory) {}
+
+void KvCache::copy_regions(std::span<const CopyRegion> regions) const {
+  backend_.copy_regions(regions);  // one kernel on a GPU
+}
+
+KvCache::~KvCache() {
+  for (auto& [id, sequence] : sequences_)
+    for (auto& layer : sequence.layers) release_segments(layer);
+}
+
+SequenceId KvCache::add_sequence() {
+  SequenceId id = next_sequence_++;
+  SequenceState state;
+  state.layers.resize(geometry_.num_layers);
+  for (auto& layer : state.layers) layer.segments.resize(1);
+  sequences_.emplace(id, std::move(state));
+  return id;
+}
+
+void KvCache::remove_sequence(SequenceId sequence) {
+  auto it = sequences_.find(sequence);
+  SLKV_CHECK(it != sequences_.end(), "unknown sequence " << sequence);
+  for (auto& layer : it->second.layers) release_segments(layer);
+  sequences_.erase(it);
+}
+
+KvCache::LayerState& KvCache::layer_state(SequenceId sequence, int64_t layer) {
+  auto it = sequences_.find(sequence);
+  SLKV_CHECK(it != sequences_.end(), "unknown sequence " << sequence);
+  SLKV_CHECK(layer >= 0 && layer < geometry_.num_layers, "layer " << layer << " out of range");
+  return it->second.layers[layer];
+}
+
+const KvCache::LayerState& KvCache::layer_state(SequenceId sequence, int64_t layer) const {
+  return const_cast<KvCache*>(this)->layer_state(sequence, layer);
+}
+
+void KvCache::release_segments(LayerState& state) {
+  for (auto& segment : state.segments) {
+    for (BlockId block : segment.blocks) release_block(block);
+    segment = Segment{};
+  }
+}
+
+void KvCache::append_to_segment(Segment& segment, const float* keys, const float* values, int64_t n_tokens,
+                                std::vector<CopyRegion>& copies) {
+  const int64_t block_size = geometry_.block_size;
+  const int64_t floats = pool_.floats_per_token();
+  const int64_t token_bytes = floats * static_cast<int64_t>(sizeof(float));
+  while (n_tokens > 0) {
+    int64_t end_slot = segment.first_slot + segment.length;
+    int64_t capacity = static_cast<int64_t>(segment.blocks.size()) * block_size;
+    if (end_slot == capacity) {
+      segment.blocks.push_back(pool_.allocate());
+      capacity += block_size;
+    }
+    BlockId block = segment.blocks[end_slot / block_size];
+    int64_t offset = end_slot % block_size;
+    int64_t count = std::min(n_tokens, capacity - end_slot);
+    copies.push_back({pool_.keys(block) + offset * floats, keys, count * token_bytes});
+    copies.push_back({pool_.values(block) + offset * floats, values, count * token_bytes});
+    keys += count * floats;
+    values += count * floats;
+    segment.length += count;
+    n_tokens -= count;
+  }
+}
+
+void KvCache::drop_front(Segment& segment, int64_t n_tokens) {
+  SLKV_CHECK(n_tokens <= segment.length, "dropping more tokens than held");
+  segment.first_slot += n_tokens;
+  segment.length -= n_tokens;
+  while (!segment.blocks.empty() && segment.first_slot >= geometry_.block_size) {
+    release_block(segment.blocks.front());
+    segment.blocks.pop_front();
+    segment.first_slot -= geometry_.block_size;
+  }
+}
+
+void KvCache::append(SequenceId sequence, int64_t layer, const float* keys, const float* values, int64_t n_tokens) {
+  const KvAppend one{sequence, layer, keys, values, n_tokens};
+  append_all(std::span(&one, 1));
+}
+
+void KvCache::release_block(BlockId block) {
+  if (!pool_.release(block) || !pending_copies_) return;
+  // The block is free: its tokens are dead, and a later append of the batch
+  // may take it, so copies still bound for it must not run after theirs.
+  const int64_t block_bytes = geometry_.block_size * pool_.floats_per_token() * static_cast<int64_t>(sizeof(float));
+  auto inside = [&](const void* dst, const float* region) {
+    const auto* byte = static_cast<const std::byte*>(dst);
+    const auto* begin = reinterpret_cast<const std::byte*>(region);
+    return byte >= begin && byte < begin + block_bytes;
+  };
+  std::erase_if(*pending_copies_, [&](const CopyRegion& copy) {
+    return inside(copy.dst, pool_.keys(block)) || inside(copy.dst, pool_.values(block));
+  });
+}
+
+void KvCache::append_all(std::span<const KvAppend> appends) {
+  // Bookkeeping first, gathering the copies, then the copies in one op.
+  std::vector<CopyRegion> copies;
+  pending_copies_ = &copies;
+  try {
+    for (const KvAppend& item : appends) append_bookkeeping(item, copies);
+  } catch (...) {
+    // A full pool stops the batch part way: the slots taken so far are
+    // counted as held, so they get their keys and values before the error goes on.
+    pending_copies_ = nullptr;
+    copy_regions(copies);
+    throw;
+  }
+  pending_copies_ = nullptr;
+  copy_regions(copies);
+}
+
+void KvCache::append_bookkeeping(const KvAppend& item, std::vector<CopyRegion>& copies) {
+  LayerState& state = layer_state(item.sequence, item.layer);
+  append_to_segment(state.segments.back(), item.keys, item.values, item.n_tokens, copies);
+  state.appended += item.n_tokens;
+  const Retention& retention = state.retention;
+  if (retention.kind != Retention::Kind::Window || state.growth != WindowGrowth::Rolling) return;
+  if (state.segments.size() == 1) {
+    // Not yet split: a short prompt that has now grown past the window.
+    if (state.segments[0].length > retention.sink + retention.recent)
+      apply_window(item.sequence, item.layer, retention.sink, retention.recent, state.growth);
+    return;
+  }
+  Segment& recent = state.segments.back();
+  if (recent.length > retention.recent) drop_front(recent, recent.length - retention.recent);
+}
+
+void KvCache::apply_window(SequenceId sequence, int64_t layer, int64_t sink, int64_t recent, WindowGrowth growth) {
+  SLKV_CHECK(sink >= 0 && recent >= 0, "negative window");
+  LayerState& state = layer_state(sequence, layer);
+  SLKV_CHECK(state.retention.kind != Retention::Kind::Selected, "windowing a token-selected layer");
+  state.retention = Retention{Retention::Kind::Window, sink, recent};
+  state.growth = growth;
+  if (state.segments.size() != 1 || state.segments[0].length <= sink + recent) return;
+
+  // Split the single segment into [sink] and [recent]; free the blocks between.
+  Segment whole = std::move(state.segments[0]);
+  const int64_t block_size = geometry_.block_size;
+  const int64_t recent_start = whole.length - recent;  // > sink
+  const int64_t n_blocks = static_cast<int64_t>(whole.blocks.size());
+  const int64_t last_sink_block = sink > 0 ? (whole.first_slot + sink - 1) / block_size : -1;
+  const int64_t first_recent_block = recent > 0 ? (whole.first_slot + recent_start) / block_size : n_blocks;
+
+  Segment sink_segment;
+  sink_segment.first_slot = whole.first_slot;
+  sink_segment.length = sink;
+  for (int64_t b = 0; b <= last_sink_block; ++b) sink_segment.blocks.push_back(whole.blocks[b]);
+
+  Segment recent_segment;
+  recent_segment.length = recent;
+  recent_segment.first_slot = recent > 0 ? (whole.first_slot + recent_start) % block_size : 0;
+  for (int64_t b = first_recent_block; b < n_blocks; ++b) recent_segment.blocks.push_back(whole.blocks[b]);
+
+  for (int64_t b = last_sink_block + 1; b < first_recent_block; ++b) release_block(whole.blocks[b]);
+  // A block holding both the last sink tokens and the first recent ones now has two holders.
+  if (last_sink_block >= 0 && last_sink_block == first_recent_block) pool_.retain(whole.blocks[last_sink_block]);
+
+  state.segments.clear();
+  state.segments.push_back(std::move(sink_segment));
+  state.segments.push_back(std::move(recent_segment));
+}
+
+void KvCache::keep_selected(SequenceId sequence, int64_t layer, const std::vector<std::vector<int64_t>>& kept_slots) {
+  LayerState& state = layer_state(sequence, layer);
+  SLKV_CHECK(static_cast<int64_t>(kept_slots.size()) == geometry_.n_kv_heads, "one slot list per KV head");
+  const int64_t n_kept = static_cast<int64_t>(kept_slots[0].size());
+  const int64_t held = tokens_held(sequence, layer);
+  for (const auto& slots : kept_slots) {
+    SLKV_CHECK(static_cast<int64_t>(slots.size()) == n_kept, "every KV head keeps the same count");
+    for (int64_t slot : slots) SLKV_CHECK(slot >= 0 && slot < held, "slot " << slot << " not held");
+  }
+  const int64_t head_dim = geometry_.head_dim;
+  const int64_t floats = pool_.floats_per_token();
+  // Gather the kept slots into scratch in the cache's own memory, then rebuild the layer from it.
+  const int64_t scratch_floats = std::max<int64_t>(n_kept * floats, 1);
+  BackendBuffer scratch;
+  scratch.reserve(backend_, 2 * scratch_floats * static_cast<int64_t>(sizeof(float)));
+  float* keys = scratch.floats();
+  float* values = keys + scratch_floats;
+  const int64_t head_bytes = head_dim * static_cast<int64_t>(sizeof(float));
+  std::vector<CopyRegion> gather;
+  gather.reserve(2 * geometry_.n_kv_heads * n_kept);
+  for (int64_t head = 0; head < geometry_.n_kv_heads; ++head) {
+    for (int64_t j = 0; j < n_kept; ++j) {
+      auto [block, offset] = locate(state, kept_slots[head][j]);
+      const int64_t source = offset * floats + head * head_dim;
+      gather.push_back({keys + j * floats + head * head_dim, pool_.keys(block) + source, head_bytes});
+      gather.push_back({values + j * floats + head * head_dim, pool_.values(block) + source, head_bytes});
+    }
+  }
+  copy_regions(gather);
+  release_segments(state);
+  state.segments.assign(1, Segment{});
+  state.retention = Retention{Retention::Kind::Selected, 0, 0};
+  std::vector<CopyRegion> refill;
+  append_to_segment(state.segments[0], keys, values, n_kept, refill);
+  copy_regions(refill);
+}
+
+std::vector<KvSpan> KvCache::spans(SequenceId sequence, int64_t layer) const {
+  const LayerState& state = layer_state(sequence, layer);
+  const int64_t block_size = geometry_.block_size;
+  const int64_t floats = pool_.floats_per_token();
+  std::vector<KvSpan> result;
+  for (const Segment& segment : state.segments) {
+    int64_t slot = segment.first_slot;
+    int64_t remaining = segment.length;
+    while (remaining > 0) {
+      BlockId block = segment.blocks[slot / block_size];
+      int64_t offset = slot % block_size;
+      int64_t count = std::min(remaining, block_size - offset);
+      const float* keys = pool_.keys(block) + offset * floats;
+      const float* values = pool_.values(block) + offset * floats;
+      // Blocks next to each other in a slab continue the previous run: one span for both.
+      if (!result.empty() && result.back().keys + result.back().n_tokens * floats == keys &&
+          result.back().values + result.back().n_tokens * floats == values)
+        result.back().n_tokens += count;
+      else
+        result.push_back(KvSpan{keys, values, count});
+      slot += count;
+      remaining -= count;
+    }
+  }
+  return result;
+}
+
+std::pair<BlockId, int64_t> KvCache::locate(const LayerState& state, int64_t slot) const {
+  for (const Segment& segment : state.segments) {
+    if (slot < segment.length) {
+      int64_t absolute = segment.first_slot + slot;
+      return {segment.blocks[absolute / geometry_.block_size], absolute % geometry_.block_size};
+    }
+    slot -= segment.length;
+  }
+  SLKV_CHECK(false, "slot out of range");
+  return {-1, 0};
+}
+
+int64_t KvCache::tokens_held(SequenceId sequence, int64_t layer) const {
+  int64_t total = 0;
+  for (const Segment& segment : layer_state(sequence, layer).segments) total += segment.length;
+  return total;
+}
+
+int64_t KvCache::tokens_appended(SequenceId sequence, int64_t layer) const {
+  return layer_state(sequence, layer).appended;
+}
+
+int64_t KvCache::blocks_held(SequenceId sequence, int64_t layer) const {
+  std::set<BlockId> distinct;
+  for (const Segment& segment : layer_state(sequence, layer).segments)
+    distinct.insert(segment.blocks.begin(), segment.blocks.end());
+  return static_cast<int64_t>(distinct.size());
+}
+
+const Retention& KvCache::retention(SequenceId sequence, int64_t layer) const {
+  return layer_state(sequence, layer).retention;
+}
+
+const float* KvCache::key_at(SequenceId sequence, int64_t layer, int64_t slot) const {
+  auto [block, offset] = locate(layer_state(sequence, layer), slot);
+  return pool_.keys(block) + offset * pool_.floats_per_token();
+}
+
+const float* KvCache::value_at(SequenceId sequence, int64_t layer, int64_t slot) const {
+  auto [block, offset] = locate(layer_state(sequence, layer), slot);
+  return pool_.values(block) + offset * pool_.floats_per_token();
+}
+
+int64_t KvCache::bytes_per_token_per_layer() const {
+  return 2 * pool_.floats_per_token() * static_cast<int64_t>(sizeof(float));
+}
+
+}  // namespace slkv

@@ -1,0 +1,145 @@
+#pragma once
+// KvCache: the paged KV cache of one rank. Every (sequence, layer) has its own
+// list of blocks from a shared KvBlockPool and its own retention, so layers of
+// one request may hold very different numbers of tokens (SimLayerKV).
+//
+// A layer's tokens are stored as one or two segments of consecutive slots:
+//   full layer      [ all tokens ]
+//   windowed layer  [ sink tokens ] [ recent tokens ]  (the middle is freed)
+// Keys are stored already rotated by RoPE at their absolute position, so
+// trimming never needs to re-rotate anything.
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "runtime/kv/kv_block_pool.h"
+#include "runtime/checkpoint/model_config.h"
+
+namespace slkv {
+
+using SequenceId = int64_t;
+
+// What a layer keeps for a sequence.
+struct Retention {
+  enum class Kind { Full, Window, Selected } kind = Kind::Full;
+  int64_t sink = 0;    // Window: first tokens kept
+  int64_t recent = 0;  // Window: most recent tokens kept
+};
+
+// How a windowed layer treats tokens appended after trimming.
+enum class WindowGrowth {
+  Rolling,  // keep at most sink + recent tokens (StreamingLLM; bounded memory)
+  Grow,     // keep appending (the reference SimLayerKV code)
+};
+
+struct KvCacheGeometry {
+  int64_t num_layers = 0;
+  int64_t n_kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t block_size = 16;  // tokens per block
+  int64_t max_blocks = 0;   // pool capacity, all layers and sequences together
+};
+
+// Room for full KV of tokens_per_sequence[i] tokens for each sequence.
+KvCacheGeometry kv_geometry_for(const ModelConfig& config, const std::vector<int64_t>& tokens_per_sequence,
+                                int64_t block_size = 16);
+
+// One append of KvCache::append_all.
+struct KvAppend {
+  SequenceId sequence = 0;
+  int64_t layer = 0;
+  const float* keys = nullptr;
+  const float* values = nullptr;
+  int64_t n_tokens = 0;
+};
+
+class KvCache {
+ public:
+  // memory: the backend whose memory holds the KV blocks and whose
+  // copy_regions moves them (the one the model runs on); it must outlive the cache.
+  KvCache(const KvCacheGeometry& geometry, Backend& memory);
+  ~KvCache();
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
+
+  SequenceId add_sequence();
+  void remove_sequence(SequenceId sequence);  // returns all its blocks to the pool
+
+  // Appends n_tokens keys/values ([n_tokens][n_kv_heads][head_dim] each).
+  // A Window layer in Rolling mode then drops its oldest recent tokens.
+  void append(SequenceId sequence, int64_t layer, const float* keys, const float* values, int64_t n_tokens);
+  // Every append in order, as append() does each, with all their copies
+  // issued as one backend op (one kernel on a GPU for a whole batch).
+  void append_all(std::span<const KvAppend> appends);
+
+  // The layer's tokens in order, as contiguous runs for the attention kernel
+  // (pointers into the cache's memory).
+  std::vector<KvSpan> spans(SequenceId sequence, int64_t layer) const;
+
+  // Trims the layer to its first `sink` and last `recent` tokens, freeing the
+  // blocks in between at once. A layer holding <= sink + recent tokens keeps
+  // them all but still becomes windowed for later appends.
+  void apply_window(SequenceId sequence, int64_t layer, int64_t sink, int64_t recent, WindowGrowth growth);
+  // Keeps, for every KV head h, the slots kept_slots[h] (ascending, the same
+  // count for every head), copied into fresh blocks (SnapKV token selection).
+  void keep_selected(SequenceId sequence, int64_t layer, const std::vector<std::vector<int64_t>>& kept_slots);
+
+  int64_t tokens_held(SequenceId sequence, int64_t layer) const;
+  // Tokens ever appended to the layer: what full KV would hold.
+  int64_t tokens_appended(SequenceId sequence, int64_t layer) const;
+  int64_t blocks_held(SequenceId sequence, int64_t layer) const;  // distinct blocks
+  const Retention& retention(SequenceId sequence, int64_t layer) const;
+  // One held slot's keys/values, in the cache's memory (for tests).
+  const float* key_at(SequenceId sequence, int64_t layer, int64_t slot) const;
+  const float* value_at(SequenceId sequence, int64_t layer, int64_t slot) const;
+
+  const KvCacheGeometry& geometry() const { return geometry_; }
+  const KvBlockPool& pool() const { return pool_; }
+  int64_t bytes_per_token_per_layer() const;  // keys + values, fp32
+  Backend& memory() const { return backend_; }
+
+ private:
+  struct Segment {
+    std::deque<BlockId> blocks;
+    int64_t first_slot = 0;  // offset of the first token inside blocks.front()
+    int64_t length = 0;      // tokens in this segment
+  };
+  struct LayerState {
+    std::vector<Segment> segments;  // 1 (full/selected) or 2 (window: sink, recent)
+    Retention retention;
+    WindowGrowth growth = WindowGrowth::Rolling;
+    int64_t appended = 0;
+  };
+  struct SequenceState {
+    std::vector<LayerState> layers;
+  };
+
+  LayerState& layer_state(SequenceId sequence, int64_t layer);
+  const LayerState& layer_state(SequenceId sequence, int64_t layer) const;
+  // One append of append_all without its copies (added to `copies`).
+  void append_bookkeeping(const KvAppend& item, std::vector<CopyRegion>& copies);
+  // Takes slots for n_tokens more tokens (new blocks as needed) and adds the copies that fill them to `copies`.
+  void append_to_segment(Segment& segment, const float* keys, const float* values, int64_t n_tokens,
+                         std::vector<CopyRegion>& copies);
+  void drop_front(Segment& segment, int64_t n_tokens);
+  // Copies within the cache's memory, all in one backend call.
+  void copy_regions(std::span<const CopyRegion> regions) const;
+  void release_segments(LayerState& state);
+  // pool_.release, also dropping the gathered copies (pending_copies_) bound
+  // for a block that becomes free.
+  void release_block(BlockId block);
+  // Block and offset of slot `slot` of the layer.
+  std::pair<BlockId, int64_t> locate(const LayerState& state, int64_t slot) const;
+
+  KvCacheGeometry geometry_;
+  Backend& backend_;
+  KvBlockPool pool_;
+  SequenceId next_sequence_ = 0;
+  std::vector<CopyRegion>* pending_copies_ = nullptr;  // set while append_all gathers copies
+  std::unordered_map<SequenceId, SequenceState> sequences_;
+};
+
+}  // namespace slkv
