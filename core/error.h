@@ -16,6 +16,13 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A command line slkv cannot make sense of (a stray word, a missing required
+// flag): reported like Error, but with exit code 2 and a pointer to --help.
+class UsageError : public Error {
+ public:
+  explicit UsageError(const std::string& message) : Error(message) {}
+};
+
 // A broken internal invariant (a bug in slkv, not in the input).
 class InternalError : public std::logic_error {
  public:

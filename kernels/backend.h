@@ -63,6 +63,8 @@ class Backend {
   // True when kernels read host memory directly: weights then stay in the
   // mmap'ed files and host buffers are passed as they are.
   virtual bool uses_host_memory() const = 0;
+  // Bytes of its memory still free (host: MemAvailable; GPU: free device memory).
+  virtual int64_t free_memory_bytes() const = 0;
   // Throws slkv::Error when `bytes` cannot be allocated; release(nullptr) is a no-op.
   virtual void* allocate(int64_t bytes) = 0;
   virtual void release(void* data) = 0;

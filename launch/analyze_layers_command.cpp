@@ -16,6 +16,8 @@
 #include "launch/rank_layout.h"
 #include "core/error.h"
 #include "runtime/kv/kv_policy.h"
+#include "runtime/engine/engine.h"
+#include "runtime/engine/run_to_completion.h"
 #include "runtime/model.h"
 #include "runtime/tokenizer/tokenizer.h"
 
@@ -51,6 +53,7 @@ int run_analyze_layers(int argc, char** argv) {
       ("json", "print one JSON object");
   // clang-format on
   add_kv_policy_options(options);
+  add_engine_options(options);
   add_parallel_options(options);
   add_device_options(options, default_thread_count());
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
@@ -85,22 +88,25 @@ int run_analyze_layers(int argc, char** argv) {
   config.detect = LazyDetect::Prefill;
   const int64_t layers = model.config().num_layers;
 
+  // Each prompt runs through the engine (one at a time: its pool holds one
+  // prompt) until its first token; the scores come with its KV report.
   std::vector<std::vector<double>> scores(layers);  // [layer][prompt]
   int64_t total_tokens = 0;
-  for (const std::vector<int32_t>& tokens : prompt_tokens) {
-    total_tokens += static_cast<int64_t>(tokens.size());
-    KvCacheGeometry geometry = kv_geometry_for(model.config(), {static_cast<int64_t>(tokens.size())});
-    geometry.n_kv_heads = model.attention_shape().n_kv_heads;  // this rank's KV heads
-    KvCache cache(geometry, backend);
-    KvPolicy policy(config, layers, backend);
-    policy.set_sync(layout.sync());
-    SequenceChunk chunk{cache.add_sequence(), tokens, 0};
-    std::vector<float> logits;
-    model.forward(std::span(&chunk, 1), cache, backend, LogitsFor::LastToken, logits,
-                   policy.begin_prefill(std::span(&chunk, 1)));
-    policy.end_prefill(cache);
-    LayerDecisions decisions = policy.decisions(chunk.sequence);
-    for (int64_t layer = 0; layer < layers; ++layer) scores[layer].push_back(decisions.scores[layer]);
+  EngineConfig engine_config = engine_config_from_args(args, config);
+  Engine engine(model, backend, engine_config, layout.sync());
+  if (layout.coordinator()) {
+    for (const std::vector<int32_t>& tokens : prompt_tokens) {
+      total_tokens += static_cast<int64_t>(tokens.size());
+      EngineRequest request;
+      request.prompt = tokens;
+      request.max_new_tokens = 1;
+      const RequestResult result = run_to_completion(engine, {request})[0];
+      if (result.reason == FinishReason::Error) throw Error(result.error);
+      for (int64_t layer = 0; layer < layers; ++layer) scores[layer].push_back(result.kv.layer_scores[layer]);
+    }
+    engine.shutdown();
+  } else {
+    engine.follow();
   }
   if (!layout.coordinator()) return 0;
 

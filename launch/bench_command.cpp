@@ -6,13 +6,14 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <cxxopts.hpp>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "kernels/backend.h"
-#include "kernels/cpu/sampling.h"
 #include "kernels/cpu/memory_bandwidth.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
@@ -20,6 +21,9 @@
 #include "launch/rank_layout.h"
 #include "parallel/mpi_communicator.h"
 #include "core/error.h"
+#include "core/stats.h"
+#include "runtime/engine/engine.h"
+#include "runtime/engine/run_to_completion.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -27,13 +31,13 @@
 namespace slkv {
 namespace {
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
+// The anchor script in the shared test data: $SLKV_SHARED, else ../shared
+// beside the source tree.
+std::filesystem::path default_anchor_path() {
+  const char* shared = std::getenv("SLKV_SHARED");
+  const std::filesystem::path root = shared ? std::filesystem::path(shared)
+                                            : std::filesystem::path(SLKV_SOURCE_DIR).parent_path() / "shared";
+  return root / "anchors" / "llamacpp-bench";
 }
 
 
@@ -74,10 +78,11 @@ int run_bench(int argc, char** argv) {
       ("decode-tokens", "tokens generated for the decode measurement", cxxopts::value<int64_t>()->default_value("256"))
       ("reps", "repetitions (the median is reported)", cxxopts::value<int>()->default_value("3"))
       ("prompt", "decode prompt", cxxopts::value<std::string>()->default_value("Once upon a time"))
-      ("llamacpp", "path of the llama.cpp anchor script ('' to skip)", cxxopts::value<std::string>()->default_value(std::string(SLKV_SOURCE_DIR) + "/../shared/anchors/llamacpp-bench"))
+      ("llamacpp", "path of the llama.cpp anchor script, '' to skip (default: anchors/llamacpp-bench in $SLKV_SHARED, else in the shared/ beside the source tree)", cxxopts::value<std::string>())
       ("llamacpp-type", "weight type llama.cpp runs: f32 or f16 (default: f32 for F32 models, else f16)", cxxopts::value<std::string>())
       ("json", "print one JSON object");
   // clang-format on
+  add_engine_options(options);
   add_parallel_options(options);
   add_device_options(options, default_thread_count());
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
@@ -107,50 +112,39 @@ int run_bench(int argc, char** argv) {
       std::min<int64_t>(args["decode-tokens"].as<int64_t>(), context - static_cast<int64_t>(prompt.size()));
   if (n_prefill < 1 || n_decode < 2) throw Error("the model's context is too short for this benchmark");
 
-  KvCacheGeometry geometry =
-      kv_geometry_for(config, {std::max<int64_t>(n_prefill, static_cast<int64_t>(prompt.size()) + n_decode)});
-  geometry.n_kv_heads = model.attention_shape().n_kv_heads;  // this rank's KV heads
-  KvCache cache(geometry, backend);
-  std::vector<float> logits;
-  // One forward plus what a generation step needs after it: the logits on
-  // rank 0, its greedy token on every rank (a no-op exchange on one process).
-  auto step = [&](const SequenceChunk& chunk) {
-    model.forward(std::span(&chunk, 1), cache, backend, LogitsFor::LastToken, logits);
-    std::vector<int32_t> token{0};
-    if (layout.context) layout.context->logits_to_coordinator(logits, 1, vocab);
-    if (layout.coordinator()) token[0] = cpu::argmax(logits);
-    if (layout.context) layout.context->broadcast_tokens(token);
-    return token[0];
-  };
-  auto start_together = [&] {
-    if (layout.context) layout.context->world().barrier();
-    return now_seconds();
-  };
-
-  // Prefill: one batched pass over n_prefill tokens, fresh cache each time.
-  std::vector<double> prefill_rates;
-  const std::vector<int32_t> prefill_prompt = prefill_tokens(n_prefill, vocab, config.bos_token_id);
-  for (int r = 0; r < reps; ++r) {
-    SequenceId sequence = cache.add_sequence();
-    double start = start_together();
-    step(SequenceChunk{sequence, prefill_prompt, 0});
-    prefill_rates.push_back(n_prefill / (now_seconds() - start));
-    cache.remove_sequence(sequence);
+  // The engine runs the measurements: a prompt of n_prefill tokens in one
+  // chunk (the step budget is raised to fit it), then greedy decode of one
+  // sequence, EOS ignored (as llama_decode_bench.c).
+  EngineConfig engine_config = engine_config_from_args(args, KvPolicyConfig{});
+  engine_config.limits.max_batch_tokens = std::max(engine_config.limits.max_batch_tokens, n_prefill);
+  Engine engine(model, backend, engine_config, layout.sync());
+  std::vector<double> prefill_rates, decode_rates;
+  const double communication_before = communication_seconds();
+  if (layout.coordinator()) {
+    const std::vector<int32_t> prefill_prompt = prefill_tokens(n_prefill, vocab, config.bos_token_id);
+    for (int r = 0; r < reps; ++r) {
+      EngineRequest request;
+      request.prompt = prefill_prompt;
+      request.max_new_tokens = 1;
+      const RequestResult result = run_to_completion(engine, {request})[0];
+      prefill_rates.push_back(n_prefill / result.prefill_seconds);
+    }
+    for (int r = 0; r < reps; ++r) {
+      EngineRequest request;
+      request.prompt = prompt;
+      request.max_new_tokens = n_decode;
+      const RequestResult result = run_to_completion(engine, {request})[0];
+      decode_rates.push_back((static_cast<double>(result.tokens.size()) - 1) / result.decode_seconds);
+    }
+    engine.shutdown();
+  } else {
+    engine.follow();
   }
-
-  // Decode: greedy, one token per step, prompt excluded (as llama_decode_bench.c).
-  std::vector<double> decode_rates, communication_ms_per_step;
-  for (int r = 0; r < reps; ++r) {
-    SequenceId sequence = cache.add_sequence();
-    int32_t token = step(SequenceChunk{sequence, prompt, 0});
-    double start = start_together();
-    const double communication_before = communication_seconds();
-    for (int64_t i = 1; i < n_decode; ++i)
-      token = step(SequenceChunk{sequence, std::span<const int32_t>(&token, 1),
-                                 static_cast<int64_t>(prompt.size()) + i - 1});
-    decode_rates.push_back((n_decode - 1) / (now_seconds() - start));
-    communication_ms_per_step.push_back((communication_seconds() - communication_before) * 1e3 / (n_decode - 1));
-    cache.remove_sequence(sequence);
+  std::vector<double> communication_ms_per_step{(communication_seconds() - communication_before) * 1e3 /
+                                                std::max<int64_t>(1, engine.stats().steps)};
+  if (!layout.coordinator()) {
+    prefill_rates.assign(1, 0.0);
+    decode_rates.assign(1, 0.0);
   }
   const double prefill_rate = median(prefill_rates);
   const double decode_rate = median(decode_rates);
@@ -204,7 +198,9 @@ int run_bench(int argc, char** argv) {
 
   // llama.cpp on the same directory, in the same run.
   // Only for one CPU process: under mpirun its threads would share the cores with the other ranks.
-  const std::string anchor = cpu_alone ? args["llamacpp"].as<std::string>() : "";
+  std::string anchor;
+  if (cpu_alone)
+    anchor = args.count("llamacpp") ? args["llamacpp"].as<std::string>() : default_anchor_path().string();
   if (!anchor.empty()) {
     std::string type = args.count("llamacpp-type")       ? args["llamacpp-type"].as<std::string>()
                        : report["weight_dtype"] == "F32" ? "f32"

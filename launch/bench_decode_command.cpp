@@ -20,12 +20,12 @@
 #include <vector>
 
 #include "kernels/backend.h"
-#include "kernels/cpu/sampling.h"
 #include "kernels/cpu/memory_bandwidth.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
 #include "launch/device_choice.h"
 #include "core/error.h"
+#include "runtime/engine/engine.h"
 #include "runtime/kv/kv_cache.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
@@ -149,44 +149,46 @@ int64_t blocks_needed(const Settings& s, int64_t layers, int64_t block_size, int
   return layers * ceil_div(context, block_size) + batch * per_sequence + transient;
 }
 
-// Removes the sequences it holds from the cache when it goes away, also when
-// a point fails half-way.
+// Releases the engine sequences it holds when it goes away, also when a
+// point fails half-way.
 class SequenceSet {
  public:
-  explicit SequenceSet(KvCache& cache) : cache_(cache) {}
+  explicit SequenceSet(Engine& engine) : engine_(engine) {}
   ~SequenceSet() {
-    for (SequenceId id : ids_) cache_.remove_sequence(id);
+    for (SequenceId id : ids_) engine_.release(id);
+    while (engine_.has_work()) engine_.step();  // the releases reach the cache
   }
   SequenceSet(const SequenceSet&) = delete;
   SequenceSet& operator=(const SequenceSet&) = delete;
-  SequenceId add() { return ids_.emplace_back(cache_.add_sequence()); }
+  void add(SequenceId id) { ids_.push_back(id); }
   void remove_last() {
-    cache_.remove_sequence(ids_.back());
+    engine_.release(ids_.back());
     ids_.pop_back();
   }
   const std::vector<SequenceId>& ids() const { return ids_; }
 
  private:
-  KvCache& cache_;
+  Engine& engine_;
   std::vector<SequenceId> ids_;
 };
 
 class DecodeBench {
  public:
-  DecodeBench(Model& model, Backend& backend, KvCache& cache, const Settings& settings, double bandwidth_gbps,
-              Clock::time_point start)
-      : model_(model), backend_(backend), cache_(cache), s_(settings), bandwidth_gbps_(bandwidth_gbps),
-        start_(start) {}
+  DecodeBench(Engine& engine, const Settings& settings, double bandwidth_gbps, Clock::time_point start)
+      : engine_(engine), cache_(engine.cache()), s_(settings), bandwidth_gbps_(bandwidth_gbps), start_(start) {}
 
   // Prefills the context's source sequence (timed, --prefill-reps times) and
   // runs every batch at that context; appends to prefill / points.
   void run_context(int64_t context, Json& prefill, Json& points);
 
  private:
-  // One forward over `tokens` of `sequence` in chunks of --prefill-chunk;
-  // returns the argmax of the last logits row.
-  int32_t prefill(SequenceId sequence, const std::vector<int32_t>& tokens);
-  Json run_point(int64_t context, int64_t batch, SequenceId source, int32_t source_next);
+  // A kept sequence of `tokens`, prefilled in chunks of --prefill-chunk up to
+  // its first generated token (the one it feeds next); returns its id and
+  // the prefill's seconds.
+  std::pair<SequenceId, double> prefill(const std::vector<int32_t>& tokens);
+  Json run_point(int64_t context, int64_t batch, SequenceId source);
+  // Steps the engine until it is idle; throws on a failed sequence.
+  void drain();
   // Sum over the sequences and layers of tokens held, and of tokens appended.
   int64_t tokens_held(const std::vector<SequenceId>& ids) const;
   int64_t tokens_appended(const std::vector<SequenceId>& ids) const;
@@ -197,23 +199,33 @@ class DecodeBench {
   }
   bool out_of_time() const { return s_.max_seconds > 0 && seconds_since(start_) > s_.max_seconds; }
 
-  Model& model_;
-  Backend& backend_;
-  KvCache& cache_;
+  Engine& engine_;
+  const KvCache& cache_;
   const Settings& s_;
   double bandwidth_gbps_;
   Clock::time_point start_;
-  std::vector<float> logits_;
 };
 
-int32_t DecodeBench::prefill(SequenceId sequence, const std::vector<int32_t>& tokens) {
-  const int64_t total = static_cast<int64_t>(tokens.size());
-  for (int64_t begin = 0; begin < total; begin += s_.prefill_chunk) {
-    const int64_t count = std::min(s_.prefill_chunk, total - begin);
-    SequenceChunk chunk{sequence, std::span<const int32_t>(tokens).subspan(begin, count), begin};
-    model_.forward(std::span(&chunk, 1), cache_, backend_, LogitsFor::LastToken, logits_);
-  }
-  return cpu::argmax(logits_);
+void DecodeBench::drain() {
+  while (engine_.has_work())
+    for (const EngineEvent& event : engine_.step())
+      if (event.kind == EngineEvent::Kind::Finished && event.reason == FinishReason::Error) throw Error(event.error);
+}
+
+std::pair<SequenceId, double> DecodeBench::prefill(const std::vector<int32_t>& tokens) {
+  EngineRequest request;
+  request.prompt = tokens;
+  request.max_new_tokens = 1;
+  request.keep = true;
+  const SequenceId id = engine_.submit(std::move(request));
+  double seconds = 0;
+  while (engine_.has_work())
+    for (const EngineEvent& event : engine_.step())
+      if (event.kind == EngineEvent::Kind::Finished) {
+        if (event.reason == FinishReason::Error) throw Error(event.error);
+        seconds = event.prefill_seconds;
+      }
+  return {id, seconds};
 }
 
 int64_t DecodeBench::tokens_held(const std::vector<SequenceId>& ids) const {
@@ -238,7 +250,7 @@ int64_t DecodeBench::blocks_held(const std::vector<SequenceId>& ids) const {
 }
 
 void DecodeBench::run_context(int64_t context, Json& prefill_rows, Json& points) {
-  const ModelConfig& config = model_.config();
+  const ModelConfig& config = engine_.model().config();
   const int64_t layers = config.num_layers;
   const int64_t block_size = cache_.geometry().block_size;
   const int64_t bytes_per_block = cache_.pool().bytes_per_block();
@@ -255,17 +267,15 @@ void DecodeBench::run_context(int64_t context, Json& prefill_rows, Json& points)
   if (s_.kv_budget >= 0 && layers * ceil_div(context, block_size) * bytes_per_block > s_.kv_budget)
     return skip_all("does not fit: one sequence's KV exceeds the KV budget");
 
-  SequenceSet source(cache_);
+  SequenceSet source(engine_);
   const std::vector<int32_t> tokens = prompt_tokens(context, config.vocab_size, config.bos_token_id);
-  int32_t next = 0;
   std::vector<double> seconds;
   try {
     for (int rep = 0; rep < s_.prefill_reps; ++rep) {
       if (rep > 0) source.remove_last();  // a fresh sequence each time; the last one is the copy source
-      const SequenceId id = source.add();
-      const Clock::time_point begin = Clock::now();
-      next = prefill(id, tokens);  // ends with the logits on the host: the device is done
-      seconds.push_back(seconds_since(begin));
+      auto [id, prefill_seconds] = prefill(tokens);
+      source.add(id);
+      seconds.push_back(prefill_seconds);
     }
   } catch (const Error& e) {
     return skip_all(std::string("does not fit: ") + e.what());
@@ -298,7 +308,7 @@ void DecodeBench::run_context(int64_t context, Json& prefill_rows, Json& points)
                               " bytes of KV, budget " + std::to_string(s_.kv_budget)}};
     } else {
       try {
-        point = run_point(context, batch, source.ids().back(), next);
+        point = run_point(context, batch, source.ids().back());
       } catch (const Error& e) {
         point = {{"context", context}, {"batch", batch}, {"fits", false}, {"reason", std::string("does not fit: ") + e.what()}};
       } catch (const std::bad_alloc&) {
@@ -317,41 +327,33 @@ void DecodeBench::run_context(int64_t context, Json& prefill_rows, Json& points)
   }
 }
 
-Json DecodeBench::run_point(int64_t context, int64_t batch, SequenceId source, int32_t source_next) {
-  const int64_t layers = model_.config().num_layers;
-  SequenceSet sequences(cache_);
-  std::vector<int32_t> next(static_cast<size_t>(batch), source_next);
+Json DecodeBench::run_point(int64_t context, int64_t batch, SequenceId source) {
+  const Model& model = engine_.model();
+  SequenceSet sequences(engine_);
   const std::vector<int32_t> tokens =
-      s_.copy_fill ? std::vector<int32_t>{} : prompt_tokens(context, model_.config().vocab_size, model_.config().bos_token_id);
+      s_.copy_fill ? std::vector<int32_t>{} : prompt_tokens(context, model.config().vocab_size, model.config().bos_token_id);
 
-  // Fill: each sequence gets `context` tokens of KV (a copy of the source's,
-  // or its own prefill), then its lazy layers are windowed at once so that the
-  // batch's peak KV stays what it will hold.
+  // Fill: each sequence gets `context` tokens of KV (its own copy of the
+  // source's blocks, or its own prefill), trimmed by the policy's lazy
+  // layers, and its first generated token to feed next.
   const Clock::time_point fill_start = Clock::now();
   for (int64_t i = 0; i < batch; ++i) {
-    const SequenceId id = sequences.add();
     if (s_.copy_fill) {
-      for (int64_t layer = 0; layer < layers; ++layer)
-        for (const KvSpan& span : cache_.spans(source, layer))
-          cache_.append(id, layer, span.keys, span.values, span.n_tokens);
+      sequences.add(engine_.fork(source, /*copy_blocks=*/true));
+      drain();  // the copy is made in the next step
     } else {
-      next[static_cast<size_t>(i)] = prefill(id, tokens);
+      sequences.add(prefill(tokens).first);
     }
-    for (int64_t layer : s_.lazy_layers) cache_.apply_window(id, layer, s_.sink, s_.recent, WindowGrowth::Rolling);
   }
-
-  // One decode step over the whole batch, the argmax (drawn in the backend,
-  // as the Generator does) fed back.
-  std::vector<SequenceChunk> chunks(static_cast<size_t>(batch));
-  const std::vector<TokenDraw> greedy(static_cast<size_t>(batch));
-  int64_t position = context;
+  // Decode: every sequence feeds one token per step, all in one batched pass.
+  for (SequenceId id : sequences.ids()) engine_.extend(id, {}, kWarmupSteps + s_.steps);
   auto step = [&] {
-    for (int64_t i = 0; i < batch; ++i)
-      chunks[i] = SequenceChunk{sequences.ids()[i], std::span<const int32_t>(&next[i], 1), position};
-    const float* logits = model_.forward_in_backend(chunks, cache_, backend_, LogitsFor::LastToken);
-    // Synchronises: the ids reach the host.
-    backend_.sample_tokens(logits, batch, model_.config().vocab_size, greedy, next.data());
-    ++position;
+    int64_t produced = 0;
+    for (const EngineEvent& event : engine_.step()) {
+      if (event.kind == EngineEvent::Kind::Token) ++produced;
+      if (event.kind == EngineEvent::Kind::Finished && event.reason == FinishReason::Error) throw Error(event.error);
+    }
+    SLKV_CHECK(produced == batch, "a decode step produced " << produced << " tokens for a batch of " << batch);
   };
   // Warm-up: waits for the fill's device copies, so none lands in the timed
   // steps; the second step records the step's CUDA graphs (see GraphRecorder).
@@ -363,14 +365,17 @@ Json DecodeBench::run_point(int64_t context, int64_t batch, SequenceId source, i
   double tokens_read = 0;
   for (int64_t s = 0; s < s_.steps; ++s) {
     const Clock::time_point begin = Clock::now();
-    step();
+    step();  // the sampled ids reach the host: the device is done
     decode_seconds += seconds_since(begin);
-    tokens_read += static_cast<double>(tokens_held(sequences.ids()));  // what this step's attention read (its own token included)
+    // What this step's attention read: what is held after it (a rolling
+    // window drops its oldest token before the new one attends).
+    tokens_read += static_cast<double>(tokens_held(sequences.ids()));
   }
+  drain();
 
   const int64_t per_token_layer = cache_.bytes_per_token_per_layer();
   const double step_seconds = decode_seconds / static_cast<double>(s_.steps);
-  const int64_t weight_bytes = model_.weight_bytes_per_token();
+  const int64_t weight_bytes = model.weight_bytes_per_token();
   const double kv_read = tokens_read / static_cast<double>(s_.steps) * static_cast<double>(per_token_layer);
   // The memory floor: every weight and every held KV byte read once per step.
   const double floor_seconds = (static_cast<double>(weight_bytes) + kv_read) / (bandwidth_gbps_ * 1e9);
@@ -517,14 +522,13 @@ int run_bench_decode(int argc, char** argv) {
   settings.lazy_layers = evenly_spread_layers(lazy_fraction, config.num_layers);
   if (bandwidth_gbps == 0) bandwidth_gbps = read_bandwidth_gbps(choice.device, threads);
 
-  // One cache for the whole run: points add and remove sequences and the pool
-  // recycles its blocks, so device memory is allocated once, not per point.
-  KvCacheGeometry geometry = kv_geometry_for(config, {1});
-  geometry.n_kv_heads = model.attention_shape().n_kv_heads;
-  const int64_t bytes_per_block =
-      2 * geometry.block_size * geometry.n_kv_heads * geometry.head_dim * static_cast<int64_t>(sizeof(float));
-  // Scratch activations of a prefill chunk, twice over for the backend's temporaries.
+  // One engine for the whole run: points add and release sequences and the
+  // pool recycles its blocks, so device memory is allocated once, not per point.
+  const int64_t block_size = 16;
   const AttentionShape heads = model.attention_shape();
+  const int64_t bytes_per_block =
+      2 * block_size * heads.n_kv_heads * config.head_dim * static_cast<int64_t>(sizeof(float));
+  // Scratch activations of a prefill chunk, twice over for the backend's temporaries.
   const int64_t chunk = std::min(settings.prefill_chunk, settings.contexts.back());
   const int64_t scratch_floats_per_token = 3 * config.hidden_size + 2 * heads.n_heads * config.head_dim +
                                            2 * heads.n_kv_heads * config.head_dim + 2 * config.intermediate_size +
@@ -535,15 +539,29 @@ int run_bench_decode(int argc, char** argv) {
   int64_t max_blocks = 1;
   for (int64_t context : settings.contexts)
     for (int64_t batch : settings.batches) {
-      const int64_t blocks = blocks_needed(settings, config.num_layers, geometry.block_size, context, batch);
+      const int64_t blocks = blocks_needed(settings, config.num_layers, block_size, context, batch);
       if (settings.kv_budget < 0 || blocks * bytes_per_block <= settings.kv_budget)
         max_blocks = std::max(max_blocks, blocks);
     }
-  geometry.max_blocks = max_blocks;
-  KvCache cache(geometry, backend);
+  EngineConfig engine_config;
+  engine_config.kv_blocks = max_blocks;
+  const int64_t largest_batch = *std::max_element(settings.batches.begin(), settings.batches.end());
+  engine_config.limits.max_batch = largest_batch + 1;  // the batch and its source
+  engine_config.limits.max_batch_tokens = std::max(settings.prefill_chunk, largest_batch);
+  // The windowed layers are SimLayerKV's lazy layers, fixed rather than scored.
+  if (!settings.lazy_layers.empty()) {
+    engine_config.kv_policy.kind = KvPolicyKind::SimLayerKV;
+    engine_config.kv_policy.fixed_lazy_layers.assign(config.num_layers, false);
+    for (int64_t layer : settings.lazy_layers) engine_config.kv_policy.fixed_lazy_layers[layer] = true;
+  }
+  engine_config.kv_policy.sink = settings.sink;
+  engine_config.kv_policy.recent = settings.recent;
+  engine_config.kv_policy.growth = WindowGrowth::Rolling;
+  Engine engine(model, backend, engine_config);
+  const KvCache& cache = engine.cache();
 
   Json prefill = Json::array(), points = Json::array();
-  DecodeBench bench(model, backend, cache, settings, bandwidth_gbps, start);
+  DecodeBench bench(engine, settings, bandwidth_gbps, start);
   for (int64_t context : settings.contexts) bench.run_context(context, prefill, points);
 
   Json largest = Json::object();

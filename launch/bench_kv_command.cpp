@@ -28,7 +28,8 @@
 #include "launch/device_choice.h"
 #include "launch/rank_layout.h"
 #include "core/error.h"
-#include "runtime/generator.h"
+#include "runtime/engine/engine.h"
+#include "runtime/engine/run_to_completion.h"
 #include "runtime/kv/kv_policy.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
@@ -86,95 +87,48 @@ std::vector<std::vector<int32_t>> prompts_from_texts(const std::filesystem::path
 // ---------------------------------------------------------------- one sequence
 
 struct Context {
-  Model& model;
-  Backend& backend;
+  Engine& engine;  // on the coordinator; the other ranks follow its plans
   int64_t new_tokens;
-  const RankLayout& layout;  // under mpirun every rank runs every sequence in lockstep
-
-  // A cache for one sequence of `tokens` tokens, with this rank's KV heads.
-  KvCacheGeometry geometry(int64_t tokens) const {
-    KvCacheGeometry geometry = kv_geometry_for(model.config(), {tokens});
-    geometry.n_kv_heads = model.attention_shape().n_kv_heads;
-    return geometry;
-  }
 };
 
 struct SequenceRun {
   std::vector<int32_t> tokens;  // argmax of each generated position's logits
   std::vector<float> logits;    // [new_tokens][vocab]
-  KvReport kv;                  // the cache at the end, as Generator reports it
+  KvReport kv;                  // the cache at the end
   double decode_seconds = 0;
-  int64_t peak_kv_bytes = 0;  // pool peak over the whole run (prefill included)
+  int64_t peak_kv_bytes = 0;  // the pool's peak over the run (prefill included; rank 0's under mpirun)
 };
 
-// Prefill, then new_tokens - 1 decode steps, with the KV policy's hooks in
-// the Generator's order (so free-running runs reproduce `slkv generate`).
-// forced: when not empty, decode step s feeds forced[s] instead of the run's
-// own argmax (teacher forcing). control: when not empty, the policy trims
-// nothing and these layers are windowed at the point where SimLayerKV with
-// `config` would decide (after prefill, or after the first decode step).
+// One request of new_tokens tokens through the engine, EOS ignored.
+// forced: when not empty, generated token s is forced[s] (teacher forcing;
+// `tokens` still records the run's own argmax). control: when not empty,
+// these layers are windowed where SimLayerKV with `config` would decide
+// (after prefill, or after the first decode step), whatever the scores.
 SequenceRun run_sequence(Context& ctx, const KvPolicyConfig& config, std::span<const int32_t> prompt,
                          std::span<const int32_t> forced, const std::vector<bool>& control) {
-  const ModelConfig& model_config = ctx.model.config();
-  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-  const int64_t vocab = model_config.vocab_size;
-  KvPolicyConfig policy_config = config;
-  if (!control.empty()) policy_config.kind = KvPolicyKind::Full;  // scores, trims nothing
-  KvPolicy policy(policy_config, model_config.num_layers, ctx.backend);
-  policy.set_sync(ctx.layout.sync());
-  KvCache cache(ctx.geometry(n_prompt + ctx.new_tokens), ctx.backend);
-  const SequenceId sequence = cache.add_sequence();
-  auto window_control_layers = [&] {
-    for (int64_t layer = 0; layer < model_config.num_layers; ++layer)
-      if (control[layer]) cache.apply_window(sequence, layer, config.sink, config.recent, config.growth);
-  };
-
-  SequenceRun run;
-  std::vector<float> logits;
-  auto record = [&] {
-    share_logits(ctx.layout, logits, 1, vocab);  // every rank takes the same next token
-    run.tokens.push_back(cpu::argmax(logits));
-    run.logits.insert(run.logits.end(), logits.begin(), logits.begin() + vocab);
-  };
-  SequenceChunk chunk{sequence, prompt, 0};
-  ctx.model.forward(std::span(&chunk, 1), cache, ctx.backend, LogitsFor::LastToken, logits,
-                    policy.begin_prefill(std::span(&chunk, 1)));
-  policy.end_prefill(cache);
-  if (!control.empty() && config.detect == LazyDetect::Prefill) window_control_layers();
-  record();
-
-  const auto start = std::chrono::steady_clock::now();
-  for (int64_t step = 0; step + 1 < ctx.new_tokens; ++step) {
-    const int32_t token = forced.empty() ? run.tokens.back() : forced[step];
-    SequenceChunk next{sequence, std::span<const int32_t>(&token, 1), n_prompt + step};
-    ctx.model.forward(std::span(&next, 1), cache, ctx.backend, LogitsFor::LastToken, logits,
-                      policy.begin_decode_step(step, std::span(&next, 1)));
-    policy.end_decode_step(step, cache);
-    if (!control.empty() && step == 0 && config.detect == LazyDetect::Decode) window_control_layers();
-    record();
+  KvPolicyConfig policy = config;
+  if (!control.empty()) {
+    policy.kind = KvPolicyKind::SimLayerKV;
+    policy.fixed_lazy_layers = control;
   }
-  run.decode_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  run.kv = make_kv_report(cache, sequence, policy);
-  merge_kv_reports(ctx.layout, {&run.kv});
-  for (double bytes : per_rank_values(ctx.layout, static_cast<double>(cache.pool().peak_blocks_in_use() *
-                                                                      cache.pool().bytes_per_block())))
-    run.peak_kv_bytes += static_cast<int64_t>(bytes);
-  return run;
-}
-
-// The free-running loop above must be what Generator does: same tokens, same KV.
-void check_against_generator(Context& ctx, const KvPolicyConfig& config, std::span<const int32_t> prompt,
-                             const SequenceRun& run) {
-  KvCache cache(ctx.geometry(static_cast<int64_t>(prompt.size()) + ctx.new_tokens), ctx.backend);
-  Generator generator(ctx.model, ctx.backend, cache, /*stop_tokens=*/{}, config);
-  generator.set_sync(ctx.layout.sync());
-  GenerationRequest request;
-  request.prompt_tokens.assign(prompt.begin(), prompt.end());
+  EngineRequest request;
+  request.prompt.assign(prompt.begin(), prompt.end());
   request.max_new_tokens = ctx.new_tokens;
-  GenerationResult result = generator.generate({request})[0];
-  merge_kv_reports(ctx.layout, {&result.kv});
-  SLKV_CHECK(result.tokens == run.tokens && result.kv.kv_tokens_per_layer == run.kv.kv_tokens_per_layer,
-             "bench-kv's decode loop disagrees with Generator for " << kv_policy_name(config.kind));
+  request.kv_policy = policy;
+  request.forced_tokens.assign(forced.begin(), forced.end());
+  SequenceRun run;
+  ctx.engine.set_logits_callback([&](SequenceId, std::span<const float> row) {
+    run.tokens.push_back(cpu::argmax(row));
+    run.logits.insert(run.logits.end(), row.begin(), row.end());
+  });
+  ctx.engine.reset_peak_blocks();
+  const RequestResult result = run_to_completion(ctx.engine, {request})[0];
+  ctx.engine.set_logits_callback({});
+  if (result.reason == FinishReason::Error) throw Error(result.error);
+  run.kv = result.kv;
+  run.decode_seconds = result.decode_seconds;
+  run.peak_kv_bytes = ctx.engine.stats().peak_blocks * ctx.engine.cache().pool().bytes_per_block();
+  return run;
 }
 
 // KL(p || q) in nats between the softmaxes of two logit rows, in double.
@@ -254,14 +208,14 @@ struct Sweep {
 
   // Control layer choice for prompt `index` (prompts.size() = the timing prompt) and draw `draw`.
   std::vector<bool> control_layers(size_t index, int64_t draw, int64_t count) const {
-    return random_layers(ctx.model.config().num_layers, count, seed + 1000003ull * index + draw);
+    return random_layers(ctx.engine.model().config().num_layers, count, seed + 1000003ull * index + draw);
   }
 
   // The policy and the windows of the random control for one prompt (index
   // prompts.size(): the timing prompt), given what the matched point did there.
   std::pair<KvPolicyConfig, std::vector<bool>> setup(const Point& point, const PointResult* matched, size_t index,
                                                      int64_t draw) const {
-    const int64_t layers = ctx.model.config().num_layers;
+    const int64_t layers = ctx.engine.model().config().num_layers;
     const bool timing = index == prompts.size();
     switch (point.control) {
       case Control::RandomLayers:
@@ -279,7 +233,7 @@ struct Sweep {
 
   PointResult evaluate(const Point& point, const PointResult* matched) {
     const int64_t n = ctx.new_tokens;
-    const int64_t vocab = ctx.model.config().vocab_size;
+    const int64_t vocab = ctx.engine.model().config().vocab_size;
     PointResult result;
     for (size_t i = 0; i < prompts.size(); ++i) {
       const SequenceRun& reference = full[i];
@@ -289,7 +243,6 @@ struct Sweep {
         const auto [config, windows] = setup(point, matched, i, draw);
         SequenceRun free = run_sequence(ctx, config, prompts[i], {}, windows);
         SequenceRun forced = run_sequence(ctx, config, prompts[i], reference.tokens, windows);
-        if (windows.empty()) check_against_generator(ctx, config, prompts[i], free);
         int64_t prefix = 0;
         while (prefix < n && free.tokens[prefix] == reference.tokens[prefix]) ++prefix;
         int64_t matching = 0, forced_matching = 0;
@@ -391,6 +344,7 @@ int run_bench_kv(int argc, char** argv) {
        cxxopts::value<int64_t>()->default_value("5"))
       ("data", "also write the points as TSV blocks (one per series) for gnuplot", cxxopts::value<std::string>());
   // clang-format on
+  add_engine_options(options);
   add_parallel_options(options);
   add_device_options(options, 1);
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
@@ -466,7 +420,16 @@ int run_bench_kv(int argc, char** argv) {
   Model& model = *rank.model;
   Backend& backend = *rank.backend;
 
-  Context ctx{model, backend, new_tokens, layout};
+  // One request at a time; the budget takes a whole prompt in one step.
+  EngineConfig engine_config = engine_config_from_args(args, base);
+  engine_config.limits.max_batch_tokens =
+      std::max<int64_t>(engine_config.limits.max_batch_tokens, std::max(prompt_tokens, static_cast<int64_t>(timing_prompt.size())));
+  Engine engine(model, backend, engine_config, layout.sync());
+  if (!layout.coordinator()) {
+    engine.follow();
+    return 0;
+  }
+  Context ctx{engine, new_tokens};
   Sweep sweep{.ctx = ctx,
               .prompts = prompts,
               .timing_prompt = timing_prompt,
@@ -521,12 +484,11 @@ int run_bench_kv(int argc, char** argv) {
   for (size_t p = 0; p < points.size(); ++p) {
     const PointResult* matched = points[p].control == Control::None ? nullptr : &results[points[p].matched];
     results.push_back(sweep.evaluate(points[p], matched));
-    if (layout.coordinator())
-      std::cerr << "bench-kv: " << points[p].series << " " << points[p].setting << ": compression "
+    std::cerr << "bench-kv: " << points[p].series << " " << points[p].setting << ": compression "
               << fixed(results.back().compression, 2) << ", mean KL " << kl_text(results.back().kl) << "\n";
   }
 
-  if (!layout.coordinator()) return 0;
+  engine.shutdown();
 
   // ---- markdown
   const int64_t layers = model.config().num_layers;

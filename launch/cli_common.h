@@ -2,9 +2,10 @@
 // Helpers shared by the subcommands: parsing, thread count, prompt files, sampling defaults.
 #include <cstdint>
 #include <cxxopts.hpp>
-#include <optional>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/checkpoint/model_config.h"
@@ -13,12 +14,18 @@
 namespace slkv {
 
 // Adds -h/--help and parses argv. For --help, prints the options and returns
-// nullopt (the command then exits 0).
+// nullopt (the command then exits 0). Throws slkv::UsageError for a word that
+// belongs to no flag (e.g. the rest of an unquoted --prompt Once upon a time),
+// and slkv::Error when --prompt (where the command has it) is not valid UTF-8.
 std::optional<cxxopts::ParseResult> parse_command_line(cxxopts::Options& options, int argc, char** argv);
 
 // The value of a flag the command cannot run without, e.g. required_flag(args,
-// "model", "DIR") throws "--model DIR is required" when it is absent.
+// "model", "DIR") throws UsageError "--model DIR is required" when it is absent.
 std::string required_flag(const cxxopts::ParseResult& args, const std::string& name, const std::string& what);
+
+// Throws slkv::Error "<what>: not valid UTF-8 (byte 0x.. at offset N)" unless
+// `text` is valid UTF-8; `what` names the source, e.g. "--prompt" or "FILE:LINE".
+void check_utf8(std::string_view text, const std::string& what);
 
 // This process's peak resident memory so far, in bytes.
 int64_t peak_rss_bytes();
@@ -26,12 +33,22 @@ int64_t peak_rss_bytes();
 // Cores available to this process (at least 1).
 int default_thread_count();
 
-// A file with one JSON string per line (blank lines skipped). Throws
-// slkv::Error naming the file and line of anything else.
+// The whole text of `path`, or of standard input when it is "-"; `name` is
+// the path, or "<stdin>", for messages.
+struct InputText {
+  std::string name;
+  std::string text;
+};
+InputText read_input_text(const std::filesystem::path& path);
+
+// A file with one JSON string per line (blank lines skipped); "-" reads
+// standard input. Throws slkv::Error naming the file (or <stdin>) and line of
+// anything else, invalid UTF-8 included.
 std::vector<std::string> read_prompts_file(const std::filesystem::path& path);
 
 // Sampling defaults from dir/generation_config.json as Hugging Face applies
-// them (do_sample false or absent = greedy).
+// them (do_sample false or absent = greedy). Throws slkv::Error naming the
+// file and field of a value of the wrong type or out of range.
 SamplingParams generation_defaults(const std::filesystem::path& model_dir);
 
 }  // namespace slkv

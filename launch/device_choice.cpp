@@ -1,9 +1,10 @@
 #include "launch/device_choice.h"
 
-#include <cstdlib>
 #include <string>
 
 #include "core/error.h"
+#include "launch/cli_common.h"
+#include "parallel/mpi_communicator.h"
 #ifdef SLKV_HAVE_CUDA
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_device.h"
@@ -12,21 +13,13 @@
 namespace slkv {
 namespace {
 
-#ifdef SLKV_HAVE_CUDA
-// Ranks of this job on this node (Open MPI's mpirun sets it; 1 for a plain run).
-int local_size_from_environment() {
-  const char* value = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-  return value && std::atoi(value) > 0 ? std::atoi(value) : 1;
-}
-#endif
-
 // "cpu" or "cuda": what --device (auto|cpu|cuda) means on this machine.
 std::string resolve_device(const std::string& requested) {
   if (requested != "auto" && requested != "cpu" && requested != "cuda")
     throw Error("--device must be auto, cpu or cuda, got '" + requested + "'");
 #ifdef SLKV_HAVE_CUDA
   const int gpus = cuda_device_count();
-  const int ranks_here = local_size_from_environment();
+  const int ranks_here = node_placement().local_size;  // ranks of this job on this node, 1 for a plain run
   if (requested == "cuda" && gpus == 0) throw Error("--device cuda: no CUDA device is visible to this process");
   // NCCL cannot put two ranks of one communicator on the same GPU.
   if (requested == "cuda" && ranks_here > gpus)
@@ -44,9 +37,12 @@ std::string resolve_device(const std::string& requested) {
 }  // namespace
 
 void add_device_options(cxxopts::Options& options, int default_threads) {
+  // The shown default is this machine's core count: say where it comes from.
+  const std::string threads_help =
+      default_threads == default_thread_count() ? "CPU threads, by default one per core available here" : "CPU threads";
   options.add_options()("device", "auto, cpu or cuda (auto: cuda when every rank here has a GPU, else cpu)",
                         cxxopts::value<std::string>()->default_value("auto"))(
-      "threads", "CPU threads", cxxopts::value<int>()->default_value(std::to_string(default_threads)));
+      "threads", threads_help, cxxopts::value<int>()->default_value(std::to_string(default_threads)));
 }
 
 DeviceChoice device_choice(const cxxopts::ParseResult& args) {
@@ -59,7 +55,7 @@ std::unique_ptr<Backend> make_backend(const DeviceChoice& choice) {
   if (choice.device == "cpu") return make_cpu_backend(choice.threads);
 #ifdef SLKV_HAVE_CUDA
   if (choice.device == "cuda") {
-    select_cuda_device(local_rank_from_environment());
+    select_cuda_device(node_placement().local_rank);
     return make_cuda_backend();
   }
 #endif

@@ -2,7 +2,7 @@
 // --device: which backend a model-running subcommand uses. `auto` (the
 // default) is cuda when this build has the CUDA backend and every rank on the
 // node can have a GPU of its own, else cpu. Under mpirun each rank takes GPU
-// local_rank % device_count.
+// local_rank % device_count (node_placement(): MPI's shared-memory communicator).
 #include <cxxopts.hpp>
 #include <memory>
 #include <string>

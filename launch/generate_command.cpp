@@ -1,5 +1,5 @@
 // slkv generate: text generation for one prompt (streamed) or a batch of
-// prompts (--prompts-file, run together as one batch).
+// prompts (--prompts-file, continuously batched by the engine).
 #include <algorithm>
 #include <chrono>
 #include <cxxopts.hpp>
@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
 #include <random>
 
@@ -18,10 +19,10 @@
 #include "launch/rank_layout.h"
 #include "parallel/fault_injection.h"
 #include "parallel/mpi_communicator.h"
-#include "parallel/parallel_context.h"
 #include "parallel/topology.h"
 #include "core/error.h"
-#include "runtime/generator.h"
+#include "runtime/engine/engine.h"
+#include "runtime/engine/run_to_completion.h"
 #include "runtime/model.h"
 #include "runtime/tokenizer/tokenizer.h"
 
@@ -42,7 +43,7 @@ std::string continuation_text(const Tokenizer& tokenizer, const std::vector<int3
 
 // Every rank writes DIR/rank<N>.json: the decision vector it applied per sequence.
 void dump_decisions(const std::filesystem::path& dir, const Topology& topology, IndexRange layers,
-                    const std::vector<GenerationResult>& results) {
+                    const std::map<SequenceId, LayerDecisions>& decisions) {
   std::filesystem::create_directories(dir);
   nlohmann::json out;
   out["rank"] = topology.rank;
@@ -50,7 +51,7 @@ void dump_decisions(const std::filesystem::path& dir, const Topology& topology, 
   out["pp_rank"] = topology.pp_rank;
   out["layers"] = {layers.begin, layers.end};
   out["sequences"] = nlohmann::json::array();
-  for (const GenerationResult& result : results) out["sequences"].push_back(result.kv.lazy_layers);
+  for (const auto& [sequence, decided] : decisions) out["sequences"].push_back(decided.lazy);
   const std::filesystem::path file = dir / ("rank" + std::to_string(topology.rank) + ".json");
   std::ofstream stream(file);
   if (!(stream << out.dump() << "\n")) throw Error("cannot write " + file.string());
@@ -64,7 +65,7 @@ int run_generate(int argc, char** argv) {
   options.add_options()
       ("model", "model directory (config.json, *.safetensors, tokenizer.json)", cxxopts::value<std::string>())
       ("prompt", "prompt text", cxxopts::value<std::string>())
-      ("prompts-file", "file with one JSON string per line, run together as one batch", cxxopts::value<std::string>())
+      ("prompts-file", "file with one JSON string per line, continuously batched", cxxopts::value<std::string>())
       ("max-new-tokens", "tokens to generate at most", cxxopts::value<int64_t>()->default_value("256"))
       ("temperature", "0 = greedy (default: generation_config.json, else 0)", cxxopts::value<float>())
       ("top-k", "keep the k most likely tokens (0 = off)", cxxopts::value<int64_t>())
@@ -76,6 +77,7 @@ int run_generate(int argc, char** argv) {
       ("dump-logits", "--json: add the logits every token was sampled from (\"step_logits\")");
   // clang-format on
   add_kv_policy_options(options);
+  add_engine_options(options);
   add_parallel_options(options);
   add_device_options(options, default_thread_count());
   std::optional<cxxopts::ParseResult> parsed = parse_command_line(options, argc, argv);
@@ -91,7 +93,7 @@ int run_generate(int argc, char** argv) {
   RankLayout layout = make_rank_layout(args, model_dir);
   const Topology& topology = layout.topology;
   const ModelShard& shard = layout.shard;
-  ParallelContext* context = layout.context.get();
+  Coordinator* protocol = layout.protocol.get();
   const bool coordinator = layout.coordinator();
   const int64_t micro_batches = args.count("micro-batches") ? args["micro-batches"].as<int64_t>() : topology.pp;
   if (micro_batches < 1) throw Error("--micro-batches must be >= 1, got " + std::to_string(micro_batches));
@@ -104,79 +106,93 @@ int run_generate(int argc, char** argv) {
   if (args.count("temperature")) sampling.temperature = args["temperature"].as<float>();
   if (args.count("top-k")) sampling.top_k = args["top-k"].as<int64_t>();
   if (args.count("top-p")) sampling.top_p = args["top-p"].as<float>();
-  sampling.seed = args.count("seed") ? args["seed"].as<uint64_t>() : std::random_device{}();
-  if (context) context->broadcast_u64(sampling.seed);
+  const bool random_seed = args.count("seed") == 0;
+  sampling.seed = random_seed ? std::random_device{}() : args["seed"].as<uint64_t>();
+  if (protocol) protocol->broadcast_u64(sampling.seed);
   sampling.validate();
   const int64_t max_new_tokens = args["max-new-tokens"].as<int64_t>();
   if (max_new_tokens < 0) throw Error("--max-new-tokens must be >= 0, got " + std::to_string(max_new_tokens));
 
   auto load_start = std::chrono::steady_clock::now();
-  // Only the coordinator tokenizes; the other ranks get token ids.
+  // Only the coordinator tokenizes; the other ranks get token ids in the step plans.
   std::optional<Tokenizer> tokenizer;
   if (coordinator) tokenizer.emplace(Tokenizer::load(model_dir));
   maybe_inject_failure("load", topology.rank);
   RankModel rank = load_rank_model(layout, model_dir, choice);
   Model& model = *rank.model;
-  Backend& backend = *rank.backend;
   const KvPolicyConfig kv_policy = kv_policy_from_args(args, model.config());
+  EngineConfig engine_config = engine_config_from_args(args, kv_policy);
+  engine_config.micro_batches = micro_batches;
   const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
 
-  // Coordinator -> every rank: the prompts as token ids ([count, len0, ids0..., len1, ...]).
-  std::vector<std::vector<int32_t>> prompt_tokens;
-  if (coordinator)
-    for (const std::string& prompt : prompts) prompt_tokens.push_back(tokenizer->encode(prompt, /*add_special_tokens=*/true));
-  broadcast_token_lists(layout, prompt_tokens);
-  std::vector<GenerationRequest> requests;
-  std::vector<int64_t> tokens_per_sequence;
-  for (const std::vector<int32_t>& tokens : prompt_tokens) {
-    GenerationRequest request;
-    request.prompt_tokens = tokens;
-    request.max_new_tokens = max_new_tokens;
-    request.sampling = sampling;
-    tokens_per_sequence.push_back(std::min<int64_t>(static_cast<int64_t>(request.prompt_tokens.size()) + max_new_tokens,
-                                                    model.config().max_position_embeddings));
-    requests.push_back(std::move(request));
+  std::vector<EngineRequest> requests;
+  if (coordinator) {
+    std::vector<int32_t> stop_tokens = model.config().eos_token_ids;
+    if (tokenizer->eos_id() >= 0 &&
+        std::find(stop_tokens.begin(), stop_tokens.end(), tokenizer->eos_id()) == stop_tokens.end())
+      stop_tokens.push_back(tokenizer->eos_id());
+    for (const std::string& prompt : prompts) {
+      EngineRequest request;
+      request.prompt = tokenizer->encode(prompt, /*add_special_tokens=*/true);
+      request.max_new_tokens = max_new_tokens;
+      request.sampling = sampling;
+      request.stop_ids = stop_tokens;
+      requests.push_back(std::move(request));
+    }
   }
-  std::vector<int32_t> stop_tokens = model.config().eos_token_ids;
-  if (coordinator && tokenizer->eos_id() >= 0 &&
-      std::find(stop_tokens.begin(), stop_tokens.end(), tokenizer->eos_id()) == stop_tokens.end())
-    stop_tokens.push_back(tokenizer->eos_id());
-  if (context) context->broadcast_ints(stop_tokens);
-
-  KvCacheGeometry geometry = kv_geometry_for(model.config(), tokens_per_sequence);
-  geometry.n_kv_heads = model.attention_shape().n_kv_heads;  // this rank's KV heads
-  KvCache cache(geometry, backend);
-  Generator generator(model, backend, cache, stop_tokens, kv_policy);
-  generator.set_sync(layout.sync());
-  generator.set_micro_batches(micro_batches);
-
-  // A single prompt streams its text as it is generated.
-  const bool stream = coordinator && !json_output && requests.size() == 1;
-  std::optional<IncrementalDecoder> stream_decoder;
-  if (stream) {
-    stream_decoder.emplace(*tokenizer);
-    for (int32_t id : requests[0].prompt_tokens) stream_decoder->push(id);
-    std::cout << prompts[0] << std::flush;
-  }
-  TokenCallback on_token;
-  if (stream) on_token = [&](size_t, int32_t id) { std::cout << stream_decoder->push(id) << std::flush; };
+  Engine engine(model, *rank.backend, engine_config, layout.sync(), tokenizer ? &*tokenizer : nullptr);
 
   const bool dump_logits = json_output && args.count("dump-logits") > 0;
   std::vector<std::vector<std::vector<float>>> step_logits(requests.size());
-  LogitsCallback on_logits;
   if (dump_logits)
-    on_logits = [&](size_t i, std::span<const float> row) { step_logits[i].emplace_back(row.begin(), row.end()); };
+    engine.set_logits_callback([&](SequenceId id, std::span<const float> row) {
+      step_logits[static_cast<size_t>(id)].emplace_back(row.begin(), row.end());  // ids are submission order
+    });
 
   const double communication_before = communication_seconds();
-  std::vector<GenerationResult> results = generator.generate(requests, on_token, on_logits);
+  std::vector<RequestResult> results;
+  const auto run_start = std::chrono::steady_clock::now();
+  if (coordinator) {
+    // A single prompt streams its text as it is generated.
+    const bool stream = !json_output && requests.size() == 1;
+    std::optional<IncrementalDecoder> stream_decoder;
+    std::function<void(size_t, const EngineEvent&)> on_event;
+    if (stream) {
+      // Checked before the prompt is echoed, so an error is not preceded by it.
+      const int64_t context = model.config().max_position_embeddings;
+      if (static_cast<int64_t>(requests[0].prompt.size()) >= context)
+        throw Error("the prompt has " + std::to_string(requests[0].prompt.size()) +
+                    " tokens, the model's context (max_position_embeddings) is " + std::to_string(context) +
+                    ": nothing is left to generate");
+      if (random_seed && sampling.temperature > 0.f)
+        std::cerr << "[seed " << sampling.seed << "]\n";  // so a sampled run can be repeated
+      stream_decoder.emplace(*tokenizer);
+      for (int32_t id : requests[0].prompt) stream_decoder->push(id);
+      std::cout << prompts[0] << std::flush;
+      on_event = [&](size_t, const EngineEvent& event) {
+        if (event.kind == EngineEvent::Kind::Token) std::cout << stream_decoder->push(event.token) << std::flush;
+      };
+    } else if (!json_output && random_seed && sampling.temperature > 0.f) {
+      std::cerr << "[seed " << sampling.seed << "]\n";
+    }
+    try {
+      results = run_to_completion(engine, requests, on_event);
+    } catch (...) {
+      engine.shutdown();
+      throw;
+    }
+    engine.shutdown();
+    if (stream) std::cout << stream_decoder->finish() << "\n";
+  } else {
+    engine.follow();
+  }
+  const double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   const double communication_ms = (communication_seconds() - communication_before) * 1e3;
 
+  // Every rank writes the decision vectors its policy applied (in submission order).
   if (args.count("dump-decisions"))
-    dump_decisions(args["dump-decisions"].as<std::string>(), topology, shard.layers, results);
+    dump_decisions(args["dump-decisions"].as<std::string>(), topology, shard.layers, engine.finished_decisions());
   // Per-rank loaded bytes and communication time, gathered on the coordinator.
-  std::vector<KvReport*> reports;
-  for (GenerationResult& result : results) reports.push_back(&result.kv);
-  merge_kv_reports(layout, reports);
   const std::vector<double> rank_bytes = per_rank_values(layout, static_cast<double>(model.loaded_bytes()));
   const std::vector<double> rank_comm_ms = per_rank_values(layout, communication_ms);
   const std::vector<double> rank_rss = per_rank_values(layout, static_cast<double>(peak_rss_bytes()));
@@ -186,16 +202,23 @@ int run_generate(int argc, char** argv) {
               << " weight bytes, communication " << communication_ms << " ms]\n";
   if (!coordinator) return 0;
 
+  size_t batch_prompt_tokens = 0, batch_generated = 0;
+  for (size_t j = 0; j < results.size(); ++j) {
+    batch_prompt_tokens += requests[j].prompt.size();
+    batch_generated += results[j].tokens.size();
+  }
+  const EngineStats& stats = engine.stats();
   for (size_t i = 0; i < results.size(); ++i) {
-    const GenerationResult& result = results[i];
-    const std::string text = continuation_text(*tokenizer, requests[i].prompt_tokens, result.tokens);
+    const RequestResult& result = results[i];
+    if (result.reason == FinishReason::Error) throw Error("prompt " + std::to_string(i + 1) + ": " + result.error);
+    const std::string text = continuation_text(*tokenizer, requests[i].prompt, result.tokens);
     if (json_output) {
       nlohmann::json out;
-      out["prompt_tokens"] = requests[i].prompt_tokens.size();
-      out["prompt_token_ids"] = requests[i].prompt_tokens;
+      out["prompt_tokens"] = requests[i].prompt.size();
+      out["prompt_token_ids"] = requests[i].prompt;
       out["tokens"] = result.tokens;
       out["text"] = text;
-      out["finish_reason"] = result.finish_reason;
+      out["finish_reason"] = finish_reason_name(result.reason);
       out["seed"] = sampling.seed;
       out["kv"] = to_json(result.kv);
       if (dump_logits) out["step_logits"] = step_logits[i];
@@ -203,32 +226,33 @@ int run_generate(int argc, char** argv) {
       out["parallel"] = {{"world_size", topology.world_size}, {"tp", topology.tp}, {"pp", topology.pp},
                          {"loaded_bytes_per_rank", bytes}, {"communication_ms_per_rank", rank_comm_ms},
                          {"peak_rss_bytes_per_rank", rss}};
-      size_t batch_prompt_tokens = 0, batch_generated = 0;
-      for (size_t j = 0; j < results.size(); ++j) {
-        batch_prompt_tokens += requests[j].prompt_tokens.size();
-        batch_generated += results[j].tokens.size();
-      }
       out["timings"] = {
           {"load_ms", load_seconds * 1e3},
           {"communication_ms", communication_ms},
+          {"queue_ms", result.queue_seconds * 1e3},
           {"prefill_ms", result.prefill_seconds * 1e3},
           {"decode_ms", result.decode_seconds * 1e3},
           {"batch_size", results.size()},
-          {"prefill_tokens_per_s", result.prefill_seconds > 0 ? batch_prompt_tokens / result.prefill_seconds : 0.0},
-          // The first token of each sequence comes from prefill; the rest from decode steps.
+          {"batch_seconds", run_seconds},
+          // The whole batch's throughput: every token through the engine.
+          {"prefill_tokens_per_s", result.prefill_seconds > 0 ? requests[i].prompt.size() / result.prefill_seconds : 0.0},
           {"decode_tokens_per_s",
-           result.decode_seconds > 0
-               ? (batch_generated - std::min(batch_generated, results.size())) / result.decode_seconds
-               : 0.0},
+           result.decode_seconds > 0 && result.tokens.size() > 1 ? (result.tokens.size() - 1) / result.decode_seconds
+                                                                 : 0.0},
+          {"batch_output_tokens_per_s", run_seconds > 0 ? batch_generated / run_seconds : 0.0},
+          {"batch_prompt_tokens", batch_prompt_tokens},
       };
+      out["engine"] = {{"steps", stats.steps},
+                       {"preemptions", stats.preemptions},
+                       {"peak_kv_blocks", stats.peak_blocks},
+                       {"kv_blocks", engine.config().kv_blocks}};
       std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    } else if (stream) {
-      std::cout << stream_decoder->finish() << "\n";
-      std::cerr << "[" << requests[i].prompt_tokens.size() << " prompt tokens, " << result.tokens.size()
-                << " generated, finish: " << result.finish_reason << ", prefill " << result.prefill_seconds * 1e3
-                << " ms, decode " << result.decode_seconds * 1e3 << " ms]\n";
+    } else if (results.size() == 1) {
+      std::cerr << "[" << requests[i].prompt.size() << " prompt tokens, " << result.tokens.size()
+                << " generated, finish: " << finish_reason_name(result.reason) << ", prefill "
+                << result.prefill_seconds * 1e3 << " ms, decode " << result.decode_seconds * 1e3 << " ms]\n";
     } else {
-      std::cout << "### prompt " << i + 1 << " (" << result.finish_reason << ")\n" << prompts[i] << text << "\n\n";
+      std::cout << "### prompt " << i + 1 << " (" << finish_reason_name(result.reason) << ")\n" << prompts[i] << text << "\n\n";
     }
   }
   return 0;

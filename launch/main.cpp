@@ -1,19 +1,24 @@
 // slkv: entry point. Dispatches to a subcommand and turns errors into a clear
-// message and a non-zero exit code (1: bad input or runtime failure, 2: bad usage).
+// message and a non-zero exit code (1: bad input or runtime failure, 2: bad
+// usage, 3: an internal error, i.e. a bug in slkv).
 #include <cstdio>
 #include <cxxopts.hpp>
+#include <filesystem>
+#include <ios>
 #include <iostream>
 #include <string>
 #include <string_view>
 
+#include "core/error.h"
+#include "core/version.h"
 #include "launch/commands.h"
 #include "parallel/mpi_communicator.h"
-#include "core/error.h"
 
 namespace {
 
 constexpr std::string_view kUsage =
     "usage: slkv <command> [options]\n"
+    "       slkv --version\n"
     "\n"
     "commands:\n"
     "  generate         generate text from a prompt (or a batch of prompts)\n"
@@ -24,6 +29,7 @@ constexpr std::string_view kUsage =
     "  analyze-layers   per-layer SimLayerKV score distribution over a prompt file\n"
     "  bench-kv         fidelity vs KV compression of the KV policies, against full KV\n"
     "  bench-decode     decode step time by context and batch against the memory floor (one process)\n"
+    "  version          print the slkv version\n"
     "\n"
     "Run 'slkv <command> --help' for the options of a command.\n";
 
@@ -41,6 +47,19 @@ std::string flag_of_bad_value(const std::string& message, int argc, char** argv)
     if (equals != std::string::npos && argument.substr(equals + 1) == value) return argument.substr(0, equals);
   }
   return "";
+}
+
+// libstdc++ words it "filesystem error: <operation>: <reason> [<path1>] [<path2>]":
+// say "<path1>: <operation>: <reason>" instead, the path first as in other errors.
+std::string filesystem_message(const std::filesystem::filesystem_error& e) {
+  std::string what = e.what();
+  const std::string prefix = "filesystem error: ";
+  if (what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+  for (const std::filesystem::path* path : {&e.path2(), &e.path1()}) {
+    const std::string suffix = " [" + path->string() + "]";
+    if (!path->empty() && what.ends_with(suffix)) what.erase(what.size() - suffix.size());
+  }
+  return e.path1().empty() ? what : e.path1().string() + ": " + what;
 }
 
 int dispatch(const std::string& command, int argc, char** argv) {
@@ -89,6 +108,10 @@ int main(int argc, char** argv) {
     std::cout << kUsage;
     return 0;
   }
+  if (command == "--version" || command == "version") {
+    std::cout << "slkv " << slkv::kVersion << "\n";
+    return 0;
+  }
   // The subcommand sees "slkv <command>" as its program name.
   std::string program = std::string("slkv ") + command;
   argv[1] = program.data();
@@ -102,8 +125,15 @@ int main(int argc, char** argv) {
     const std::string flag = flag_of_bad_value(e.what(), argc, argv);
     return fail(2, std::string(e.what()) + (flag.empty() ? "" : " for " + flag) + " (see 'slkv " + command +
                        " --help')");
+  } catch (const slkv::UsageError& e) {
+    return fail(2, std::string(e.what()) + " (see 'slkv " + command + " --help')");
   } catch (const slkv::Error& e) {
     return fail(1, e.what());
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path that cannot be created, read or written is a problem of the input, not of slkv.
+    return fail(1, filesystem_message(e));
+  } catch (const std::ios_base::failure& e) {
+    return fail(1, std::string("input/output: ") + e.what());
   } catch (const std::exception& e) {
     return fail(3, std::string("internal: ") + e.what());
   }

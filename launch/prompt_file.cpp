@@ -2,8 +2,10 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/error.h"
+#include "launch/cli_common.h"
 
 namespace slkv {
 namespace {
@@ -28,14 +30,15 @@ std::string load_template(const std::filesystem::path& prompts_file, const std::
 }  // namespace
 
 std::vector<std::string> read_evaluation_prompts(const std::filesystem::path& path, const std::string& dataset) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot open prompts file " + path.string());
+  const InputText input = read_input_text(path);
   const std::string prompt_template = dataset.empty() ? "" : load_template(path, dataset);
+  std::istringstream in(input.text);
   std::vector<std::string> prompts;
   std::string line;
   for (int line_number = 1; std::getline(in, line); ++line_number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = path.string() + ":" + std::to_string(line_number);
+    const std::string where = input.name + ":" + std::to_string(line_number);
+    check_utf8(line, where);  // plain-text lines go to the tokenizer as they are
     nlohmann::json value = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (value.is_string()) {
       prompts.push_back(value.get<std::string>());
@@ -54,7 +57,7 @@ std::vector<std::string> read_evaluation_prompts(const std::filesystem::path& pa
       throw Error(where + ": expected a JSON string, a JSON object with \"input\", or plain text");
     }
   }
-  if (prompts.empty()) throw Error("prompts file " + path.string() + " holds no prompts");
+  if (prompts.empty()) throw Error("prompts file " + input.name + " holds no prompts");
   return prompts;
 }
 

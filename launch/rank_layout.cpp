@@ -35,7 +35,8 @@ RankLayout make_rank_layout(const cxxopts::ParseResult& args, const std::filesys
   shard.pp_rank = topology.pp_rank;
   shard.layers = stages[topology.pp_rank];
   if (topology.world_size > 1) {
-    layout.context = std::make_unique<ParallelContext>(topology, stages, slice);
+    layout.context = std::make_unique<ParallelContext>(topology, slice);
+    layout.protocol = std::make_unique<Coordinator>(*layout.context, shard.layers);
     shard.tp_comm = &layout.context->tp();
     shard.pp_comm = &layout.context->pp();
   }
@@ -76,57 +77,40 @@ RankModel load_rank_model(RankLayout& layout, const std::filesystem::path& model
   return rank;
 }
 
+void add_engine_options(cxxopts::Options& options) {
+  // clang-format off
+  options.add_options()
+      ("max-batch", "running sequences per step at most", cxxopts::value<int64_t>()->default_value("64"))
+      ("max-batch-tokens", "tokens per step at most (decode tokens + prefill chunks; longer prompts are prefilled over several steps)",
+       cxxopts::value<int64_t>()->default_value("512"))
+      ("kv-blocks", "KV pool size in blocks of 16 tokens (default: max-batch sequences of full context, at most half the free memory)",
+       cxxopts::value<int64_t>());
+  // clang-format on
+}
+
+EngineConfig engine_config_from_args(const cxxopts::ParseResult& args, const KvPolicyConfig& policy) {
+  EngineConfig config;
+  config.limits.max_batch = args["max-batch"].as<int64_t>();
+  config.limits.max_batch_tokens = args["max-batch-tokens"].as<int64_t>();
+  if (args.count("kv-blocks")) {
+    config.kv_blocks = args["kv-blocks"].as<int64_t>();
+    if (config.kv_blocks < 1) throw Error("--kv-blocks must be >= 1, got " + std::to_string(config.kv_blocks));
+  }
+  config.kv_policy = policy;
+  return config;
+}
+
 void broadcast_token_lists(const RankLayout& layout, std::vector<std::vector<int32_t>>& lists) {
-  if (!layout.context) return;
-  // Packed as [count, len0, ids0..., len1, ids1...].
-  std::vector<int32_t> packed{static_cast<int32_t>(lists.size())};
-  for (const auto& tokens : lists) {
-    packed.push_back(static_cast<int32_t>(tokens.size()));
-    packed.insert(packed.end(), tokens.begin(), tokens.end());
-  }
-  layout.context->broadcast_ints(packed);
-  lists.assign(packed[0], {});
-  size_t at = 1;
-  for (auto& tokens : lists) {
-    tokens.assign(packed.begin() + at + 1, packed.begin() + at + 1 + packed[at]);
-    at += 1 + packed[at];
-  }
+  if (layout.protocol) layout.protocol->broadcast_token_lists(lists);
 }
 
-void share_logits(const RankLayout& layout, std::vector<float>& logits, int64_t rows, int64_t vocab) {
-  if (!layout.context) return;
-  layout.context->logits_to_coordinator(logits, rows, vocab);
-  logits.resize(rows * vocab);
-  layout.context->world().broadcast(logits.data(), rows * vocab * static_cast<int64_t>(sizeof(float)), 0);
-}
-
-void merge_kv_reports(const RankLayout& layout, std::vector<KvReport*> reports) {
-  if (!layout.context) return;
-  for (KvReport* report : reports) {
-    KvReport& kv = *report;
-    const size_t layers = kv.kv_tokens_per_layer.size();
-    std::vector<double> sums(layers + 3, 0.0);
-    // Tokens per layer: one TP rank of every stage (stages hold disjoint
-    // layers, TP ranks of a stage the same tokens); bytes and blocks: every rank.
-    if (layout.topology.tp_rank == 0)
-      for (size_t l = 0; l < layers; ++l) sums[l] = static_cast<double>(kv.kv_tokens_per_layer[l]);
-    sums[layers] = static_cast<double>(kv.kv_bytes);
-    sums[layers + 1] = static_cast<double>(kv.kv_bytes_full);
-    sums[layers + 2] = static_cast<double>(kv.kv_blocks);
-    layout.context->world().all_reduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
-    for (size_t l = 0; l < layers; ++l) kv.kv_tokens_per_layer[l] = static_cast<int64_t>(sums[l]);
-    kv.kv_bytes = static_cast<int64_t>(sums[layers]);
-    kv.kv_bytes_full = static_cast<int64_t>(sums[layers + 1]);
-    kv.kv_blocks = static_cast<int64_t>(sums[layers + 2]);
-    kv.compression_ratio = kv.kv_bytes > 0 ? static_cast<double>(kv.kv_bytes_full) / kv.kv_bytes : 1.0;
-  }
+void merge_kv_report(const RankLayout& layout, KvReport& report) {
+  if (layout.protocol) layout.protocol->merge_kv_report(report);
 }
 
 std::vector<double> per_rank_values(const RankLayout& layout, double mine) {
-  std::vector<double> values(layout.topology.world_size, 0.0);
-  values[layout.topology.rank] = mine;
-  if (layout.context) layout.context->world().all_reduce_sum(values.data(), layout.topology.world_size);
-  return values;
+  if (layout.protocol) return layout.protocol->per_rank_values(mine);
+  return {mine};
 }
 
 }  // namespace slkv

@@ -1,8 +1,8 @@
 #pragma once
 // RankLayout: what every model-running subcommand needs to run under mpirun:
 // the --tp/--pp/--pp-layers flags, this rank's place in the grid, the shard
-// of the model it loads, and the MPI groups (none on a single process). Also
-// the small coordinator -> every rank exchanges the subcommands share.
+// of the model it loads, the MPI groups and the coordinator protocol over
+// them (none on a single process), and the engine every such subcommand runs.
 #include <cstdint>
 #include <cxxopts.hpp>
 #include <filesystem>
@@ -10,9 +10,10 @@
 #include <vector>
 
 #include "launch/device_choice.h"
+#include "parallel/coordinator.h"
 #include "parallel/parallel_context.h"
 #include "parallel/topology.h"
-#include "runtime/generator.h"
+#include "runtime/engine/engine.h"
 #include "runtime/model.h"
 
 namespace slkv {
@@ -24,11 +25,12 @@ struct RankLayout {
   Topology topology;
   ModelShard shard;                          // this rank's layers, heads and groups
   std::unique_ptr<ParallelContext> context;  // null on a single process
+  std::unique_ptr<Coordinator> protocol;     // over `context`; null on a single process
 
   bool coordinator() const { return topology.is_coordinator(); }
   bool distributed() const { return context != nullptr; }
-  // Null on a single process: what Generator/KvPolicy take.
-  DistributedSync* sync() const { return context.get(); }
+  // Null on a single process: what the Engine takes.
+  DistributedSync* sync() const { return protocol.get(); }
 };
 
 // Checks the grid against the MPI world and config.json (head counts, layer
@@ -47,16 +49,16 @@ struct RankModel {
 };
 RankModel load_rank_model(RankLayout& layout, const std::filesystem::path& model_dir, const DeviceChoice& choice);
 
+// Adds the engine's flags: --max-batch, --max-batch-tokens, --kv-blocks.
+void add_engine_options(cxxopts::Options& options);
+EngineConfig engine_config_from_args(const cxxopts::ParseResult& args, const KvPolicyConfig& policy);
+
 // Coordinator -> every rank: lists of token ids only rank 0 has (it tokenizes).
 void broadcast_token_lists(const RankLayout& layout, std::vector<std::vector<int32_t>>& lists);
 
-// After Model::forward on every rank: the last stage's logits rows end on
-// every rank, so ranks can all take the same decisions from them.
-void share_logits(const RankLayout& layout, std::vector<float>& logits, int64_t rows, int64_t vocab);
-
 // Sums the per-rank KV reports (each rank holds its own KV heads of its
 // stage's layers) into whole-model figures, on every rank.
-void merge_kv_reports(const RankLayout& layout, std::vector<KvReport*> reports);
+void merge_kv_report(const RankLayout& layout, KvReport& report);
 
 // One value per rank, gathered into a world-size vector on every rank.
 std::vector<double> per_rank_values(const RankLayout& layout, double mine);

@@ -1,12 +1,12 @@
 // slkv tokenize: text on stdin -> JSON array of ids; --decode: ids -> text.
 #include <cxxopts.hpp>
 #include <iostream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "core/error.h"
+#include "core/text_file.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
-#include "core/error.h"
 #include "runtime/tokenizer/tokenizer.h"
 
 namespace slkv {
@@ -24,7 +24,7 @@ int run_tokenize(int argc, char** argv) {
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
   Tokenizer tokenizer = Tokenizer::load(required_flag(args, "model", "DIR"));
-  std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  const std::string input = read_text_stream(std::cin, "standard input");
 
   if (args.count("decode")) {
     nlohmann::json ids = nlohmann::json::parse(input, nullptr, /*allow_exceptions=*/false);

@@ -1,9 +1,13 @@
 #include "parallel/mpi_communicator.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -27,6 +31,48 @@ bool launched_by_mpi() {
   return false;
 }
 
+namespace {
+
+// node_placement() under MPI, once computed (MPI cannot be initialised twice,
+// so it stays valid for the life of the process).
+std::optional<NodePlacement> g_mpi_placement;
+
+// The ranks sharing this node's memory: a collective over MPI_COMM_WORLD.
+NodePlacement shared_memory_placement() {
+  MPI_Comm node;
+  MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  NodePlacement placement;
+  MPI_CHECK(MPI_Comm_rank(node, &placement.local_rank));
+  MPI_CHECK(MPI_Comm_size(node, &placement.local_size));
+  MPI_CHECK(MPI_Comm_free(&node));
+  return placement;
+}
+
+// The launchers' names for a process's local rank and the local rank count.
+struct LauncherVariables {
+  const char* rank;
+  const char* size;
+};
+constexpr LauncherVariables kLaunchers[] = {
+    {"OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"},  // Open MPI's mpirun
+    {"MPI_LOCALRANKID", "MPI_LOCALNRANKS"},                        // MPICH / Intel MPI (Hydra)
+    {"SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"},                    // srun (size only with --ntasks-per-node)
+};
+
+// The variable's value as a non-negative int; -1 when it is unset or empty.
+int count_from_environment(const char* name) {
+  const char* value = std::getenv(name);
+  if (!value || !*value) return -1;
+  char* end = nullptr;
+  errno = 0;
+  const long number = std::strtol(value, &end, 10);
+  if (*end != '\0' || number < 0 || number > INT_MAX || errno)
+    throw Error(std::string(name) + " is not a rank number: '" + value + "'");
+  return static_cast<int>(number);
+}
+
+}  // namespace
+
 void mpi_initialize(int* argc, char*** argv) {
   int initialized = 0;
   MPI_Initialized(&initialized);
@@ -35,6 +81,26 @@ void mpi_initialize(int* argc, char*** argv) {
   MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
   // Errors come back as codes and MPI_CHECK reports them with the rank.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  // Every rank passes here at start-up: the right time for the collective.
+  g_mpi_placement = shared_memory_placement();
+}
+
+NodePlacement node_placement() {
+  if (g_mpi_placement) return *g_mpi_placement;
+  if (mpi_active()) return *(g_mpi_placement = shared_memory_placement());
+  return node_placement_from_environment();
+}
+
+NodePlacement node_placement_from_environment() {
+  NodePlacement placement;
+  for (const LauncherVariables& launcher : kLaunchers) {
+    const int rank = count_from_environment(launcher.rank);
+    if (rank < 0) continue;
+    placement.local_rank = rank;
+    placement.local_size = std::max(count_from_environment(launcher.size), rank + 1);
+    break;
+  }
+  return placement;
 }
 
 bool mpi_active() {

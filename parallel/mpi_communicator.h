@@ -27,6 +27,24 @@ bool mpi_active();        // initialised and not finalised
 int world_rank();         // 0 without MPI
 int world_size();         // 1 without MPI
 void mpi_finalize();      // no-op without MPI
+
+// This process's place among the job's ranks on its own node (shared memory
+// domain), e.g. to pick GPU local_rank % device_count.
+struct NodePlacement {
+  int local_rank = 0;  // 0 .. local_size - 1
+  int local_size = 1;  // ranks of this job on this node
+};
+// With MPI active: MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED),
+// computed by mpi_initialize() on every rank (a collective; if MPI was
+// initialised elsewhere, the first call here is the collective). Without MPI:
+// node_placement_from_environment().
+NodePlacement node_placement();
+// What the launcher's environment says: Open MPI (OMPI_COMM_WORLD_LOCAL_RANK,
+// OMPI_COMM_WORLD_LOCAL_SIZE), MPICH/Intel MPI Hydra (MPI_LOCALRANKID,
+// MPI_LOCALNRANKS), else Slurm (SLURM_LOCALID, SLURM_NTASKS_PER_NODE); {0, 1}
+// when none is set (a single process). A size that is missing is at least
+// local_rank + 1. Throws slkv::Error naming a variable that is not a number.
+NodePlacement node_placement_from_environment();
 // Seconds this process has spent inside MpiCommunicator calls (waits included).
 double communication_seconds();
 // Ends every rank of the job now (MPI_Abort when MPI is active, else exit).

@@ -1,7 +1,10 @@
 #include "kernels/cpu/cpu_backend.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 
 #include "kernels/cpu/attention.h"
@@ -19,6 +22,16 @@ CpuBackend::CpuBackend(int n_threads) : n_threads_(n_threads) {
 }
 
 std::string CpuBackend::name() const { return "cpu"; }
+
+int64_t CpuBackend::free_memory_bytes() const {
+  // MemAvailable counts reclaimable page cache too, as the kernel estimates it.
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  while (meminfo >> key >> kib)
+    if (key == "MemAvailable:") return kib * 1024;
+  return static_cast<int64_t>(sysconf(_SC_AVPHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+}
 
 // 64-byte aligned so that the SIMD kernels' rows start on cache lines.
 void* CpuBackend::allocate(int64_t bytes) {

@@ -17,6 +17,7 @@ class CpuBackend final : public Backend {
 
   std::string name() const override;
   bool uses_host_memory() const override { return true; }
+  int64_t free_memory_bytes() const override;
   void* allocate(int64_t bytes) override;
   void release(void* data) override;
   void copy_from_host(void* dst, const void* host_src, int64_t bytes) override;

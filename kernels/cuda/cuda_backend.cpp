@@ -123,6 +123,12 @@ void CudaBackend::destroy() {
 
 std::string CudaBackend::name() const { return "cuda"; }
 
+int64_t CudaBackend::free_memory_bytes() const {
+  size_t free = 0, total = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return static_cast<int64_t>(free);
+}
+
 void* CudaBackend::allocate(int64_t bytes) {
   SLKV_CHECK(bytes >= 0, "allocating " << bytes << " bytes");
   void* data = nullptr;

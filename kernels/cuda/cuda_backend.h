@@ -43,6 +43,7 @@ class CudaBackend final : public Backend {
   // reused, copy_to_host once the data is there. copy and fill_zero are
   // enqueued on the compute stream.
   bool uses_host_memory() const override { return false; }
+  int64_t free_memory_bytes() const override;
   void* allocate(int64_t bytes) override;
   void release(void* data) override;
   void copy_from_host(void* dst, const void* host_src, int64_t bytes) override;

@@ -1,12 +1,11 @@
 #include "runtime/checkpoint/model_config.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/text_file.h"
 #include "runtime/checkpoint/tensor_names.h"
 
 namespace slkv {
@@ -14,6 +13,18 @@ namespace slkv {
 namespace {
 
 using Json = nlohmann::json;
+
+// Upper bounds on the dimensions, far above any released model (Llama-3.1-405B:
+// 126 layers, hidden 16384, FFN 53248, 128 heads, head_dim 128, vocabulary
+// 128256; Llama-4 Scout: 10M positions). A larger value is a corrupt config,
+// and would otherwise size per-layer tables before any weight is checked.
+constexpr int64_t kMaxLayers = int64_t{1} << 12;
+constexpr int64_t kMaxHiddenSize = int64_t{1} << 18;
+constexpr int64_t kMaxIntermediateSize = int64_t{1} << 20;
+constexpr int64_t kMaxHeads = int64_t{1} << 12;  // query and key/value heads
+constexpr int64_t kMaxHeadDim = int64_t{1} << 12;
+constexpr int64_t kMaxVocabSize = int64_t{1} << 24;
+constexpr int64_t kMaxPositions = int64_t{1} << 30;  // token positions are int32
 
 [[noreturn]] void field_error(const std::string& source, const std::string& field, const std::string& what) {
   throw Error(source + ": field \"" + field + "\" " + what);
@@ -31,18 +42,23 @@ int64_t read_int(const Json& value, const std::string& field, const std::string&
   return value.get<int64_t>();
 }
 
-int64_t required_positive_int(const Json& object, const std::string& field, const std::string& source) {
+// A dimension: an integer in [1, max].
+int64_t required_positive_int(const Json& object, const std::string& field, int64_t max, const std::string& source) {
   const Json* value = find_field(object, field);
   if (!value) field_error(source, field, "is missing");
+  // Checked as unsigned first: a value above INT64_MAX would wrap to a negative int64.
+  if (value->is_number_unsigned() && value->get<uint64_t>() > uint64_t(max))
+    field_error(source, field,
+                "is " + value->dump() + ", more than slkv supports (at most " + std::to_string(max) + ")");
   int64_t result = read_int(*value, field, source);
   if (result <= 0) field_error(source, field, "must be positive, got " + std::to_string(result));
   return result;
 }
 
-int64_t optional_positive_int(const Json& object, const std::string& field, int64_t fallback,
+int64_t optional_positive_int(const Json& object, const std::string& field, int64_t fallback, int64_t max,
                               const std::string& source) {
   if (!find_field(object, field)) return fallback;
-  return required_positive_int(object, field, source);
+  return required_positive_int(object, field, max, source);
 }
 
 double optional_positive_number(const Json& object, const std::string& field, double fallback,
@@ -96,14 +112,6 @@ Json parse_json_object(const std::string& json_text, const std::string& source) 
   }
   if (!json.is_object()) throw Error(source + ": expected a JSON object at the top level");
   return json;
-}
-
-std::string read_text_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read " + path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // Reads rope_scaling (transformers <= 4.x) or rope_parameters (5.x, which
@@ -171,26 +179,31 @@ ModelConfig ModelConfig::parse(const std::string& json_text, const std::string& 
   }
   config.model_type = optional_string(json, "model_type", source);
 
-  config.hidden_size = required_positive_int(json, "hidden_size", source);
-  config.intermediate_size = required_positive_int(json, "intermediate_size", source);
-  config.num_layers = required_positive_int(json, "num_hidden_layers", source);
-  config.num_heads = required_positive_int(json, "num_attention_heads", source);
-  config.num_kv_heads = optional_positive_int(json, "num_key_value_heads", config.num_heads, source);
-  config.vocab_size = required_positive_int(json, "vocab_size", source);
-  config.max_position_embeddings = required_positive_int(json, "max_position_embeddings", source);
+  config.hidden_size = required_positive_int(json, "hidden_size", kMaxHiddenSize, source);
+  config.intermediate_size = required_positive_int(json, "intermediate_size", kMaxIntermediateSize, source);
+  config.num_layers = required_positive_int(json, "num_hidden_layers", kMaxLayers, source);
+  config.num_heads = required_positive_int(json, "num_attention_heads", kMaxHeads, source);
+  config.num_kv_heads = optional_positive_int(json, "num_key_value_heads", config.num_heads, kMaxHeads, source);
+  config.vocab_size = required_positive_int(json, "vocab_size", kMaxVocabSize, source);
+  config.max_position_embeddings = required_positive_int(json, "max_position_embeddings", kMaxPositions, source);
   if (config.num_heads % config.num_kv_heads != 0) {
     field_error(source, "num_key_value_heads",
                 "is " + std::to_string(config.num_kv_heads) + ", which does not divide num_attention_heads " +
                     std::to_string(config.num_heads));
   }
   if (find_field(json, "head_dim")) {
-    config.head_dim = required_positive_int(json, "head_dim", source);
+    config.head_dim = required_positive_int(json, "head_dim", kMaxHeadDim, source);
   } else {
     if (config.hidden_size % config.num_heads != 0) {
       field_error(source, "head_dim",
                   "is missing and hidden_size is not a multiple of num_attention_heads");
     }
     config.head_dim = config.hidden_size / config.num_heads;
+    if (config.head_dim > kMaxHeadDim) {
+      field_error(source, "head_dim",
+                  "is missing and hidden_size / num_attention_heads = " + std::to_string(config.head_dim) +
+                      " is more than slkv supports (at most " + std::to_string(kMaxHeadDim) + ")");
+    }
   }
 
   config.rms_norm_eps = optional_positive_number(json, "rms_norm_eps", 1e-6, source);

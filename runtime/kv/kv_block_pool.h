@@ -33,6 +33,7 @@ class KvBlockPool {
   // (and then returns true).
   void retain(BlockId block);
   bool release(BlockId block);
+  int32_t holders(BlockId block) const { return holders_[block]; }
 
   // In the pool's memory (see memory()).
   float* keys(BlockId block);    // [block_size][floats_per_token]
@@ -44,6 +45,7 @@ class KvBlockPool {
   int64_t floats_per_token() const { return floats_per_token_; }
   int64_t max_blocks() const { return max_blocks_; }
   int64_t blocks_in_use() const { return blocks_in_use_; }
+  int64_t free_blocks() const { return max_blocks_ - blocks_in_use_; }
   int64_t peak_blocks_in_use() const { return peak_blocks_in_use_; }
   int64_t bytes_per_block() const;  // keys + values
   int64_t blocks_per_slab() const { return blocks_per_slab_; }

@@ -39,12 +39,67 @@ KvCache::~KvCache() {
 }
 
 SequenceId KvCache::add_sequence() {
+  while (sequences_.count(next_sequence_)) ++next_sequence_;
   SequenceId id = next_sequence_++;
+  add_sequence(id);
+  return id;
+}
+
+void KvCache::add_sequence(SequenceId sequence) {
+  SLKV_CHECK(!sequences_.count(sequence), "sequence " << sequence << " already exists");
   SequenceState state;
   state.layers.resize(geometry_.num_layers);
   for (auto& layer : state.layers) layer.segments.resize(1);
-  sequences_.emplace(id, std::move(state));
-  return id;
+  sequences_.emplace(sequence, std::move(state));
+}
+
+void KvCache::fork_sequence(SequenceId parent, SequenceId child, bool copy_blocks) {
+  auto it = sequences_.find(parent);
+  SLKV_CHECK(it != sequences_.end(), "unknown sequence " << parent);
+  SequenceState copy = it->second;
+  std::vector<CopyRegion> copies;
+  const int64_t block_bytes = geometry_.block_size * pool_.floats_per_token() * static_cast<int64_t>(sizeof(float));
+  for (LayerState& layer : copy.layers)
+    for (Segment& segment : layer.segments)
+      for (BlockId& block : segment.blocks) {
+        if (!copy_blocks) {
+          pool_.retain(block);
+          continue;
+        }
+        const BlockId own = pool_.allocate();
+        copies.push_back({pool_.keys(own), pool_.keys(block), block_bytes});
+        copies.push_back({pool_.values(own), pool_.values(block), block_bytes});
+        block = own;
+      }
+  copy_regions(copies);
+  add_sequence(child);
+  sequences_[child] = std::move(copy);
+}
+
+bool KvCache::tail_is_shared(const LayerState& state, const Segment& segment) const {
+  const int64_t end_slot = segment.first_slot + segment.length;
+  if (segment.blocks.empty() || end_slot % geometry_.block_size == 0) return false;  // the next token starts a new block
+  const BlockId tail = segment.blocks.back();
+  // The layer's own segments may share one block (sink and recent); only
+  // holders beyond those belong to another sequence.
+  int32_t own = 0;
+  for (const Segment& s : state.segments) own += static_cast<int32_t>(std::count(s.blocks.begin(), s.blocks.end(), tail));
+  return pool_.holders(tail) > own;
+}
+
+int64_t KvCache::blocks_to_append(SequenceId sequence, IndexRange layers, int64_t n_tokens) const {
+  int64_t blocks = 0;
+  const int64_t block_size = geometry_.block_size;
+  for (int64_t layer = layers.begin; layer < layers.end; ++layer) {
+    const LayerState& state = layer_state(sequence, layer);
+    const Segment& segment = state.segments.back();
+    const int64_t end_slot = segment.first_slot + segment.length;
+    const int64_t capacity = static_cast<int64_t>(segment.blocks.size()) * block_size;
+    const int64_t room = capacity - end_slot;
+    if (room > 0 && tail_is_shared(state, segment)) ++blocks;
+    if (n_tokens > room) blocks += (n_tokens - room + block_size - 1) / block_size;
+  }
+  return blocks;
 }
 
 void KvCache::remove_sequence(SequenceId sequence) {
@@ -72,11 +127,22 @@ void KvCache::release_segments(LayerState& state) {
   }
 }
 
-void KvCache::append_to_segment(Segment& segment, const float* keys, const float* values, int64_t n_tokens,
-                                std::vector<CopyRegion>& copies) {
+void KvCache::append_to_segment(LayerState& state, Segment& segment, const float* keys, const float* values,
+                                int64_t n_tokens, std::vector<CopyRegion>& copies) {
   const int64_t block_size = geometry_.block_size;
   const int64_t floats = pool_.floats_per_token();
   const int64_t token_bytes = floats * static_cast<int64_t>(sizeof(float));
+  if (n_tokens > 0 && tail_is_shared(state, segment)) {
+    // Copy on write: the tail block is another sequence's too (a fork), so
+    // its tokens so far move to a block of our own before we write after them.
+    const BlockId shared = segment.blocks.back();
+    const BlockId own = pool_.allocate();
+    const int64_t used_bytes = ((segment.first_slot + segment.length) % block_size) * token_bytes;
+    copies.push_back({pool_.keys(own), pool_.keys(shared), used_bytes});
+    copies.push_back({pool_.values(own), pool_.values(shared), used_bytes});
+    segment.blocks.back() = own;
+    release_block(shared);  // still held by the other sequence: nothing is freed
+  }
   while (n_tokens > 0) {
     int64_t end_slot = segment.first_slot + segment.length;
     int64_t capacity = static_cast<int64_t>(segment.blocks.size()) * block_size;
@@ -146,7 +212,7 @@ void KvCache::append_all(std::span<const KvAppend> appends) {
 
 void KvCache::append_bookkeeping(const KvAppend& item, std::vector<CopyRegion>& copies) {
   LayerState& state = layer_state(item.sequence, item.layer);
-  append_to_segment(state.segments.back(), item.keys, item.values, item.n_tokens, copies);
+  append_to_segment(state, state.segments.back(), item.keys, item.values, item.n_tokens, copies);
   state.appended += item.n_tokens;
   const Retention& retention = state.retention;
   if (retention.kind != Retention::Kind::Window || state.growth != WindowGrowth::Rolling) return;
@@ -228,7 +294,7 @@ void KvCache::keep_selected(SequenceId sequence, int64_t layer, const std::vecto
   state.segments.assign(1, Segment{});
   state.retention = Retention{Retention::Kind::Selected, 0, 0};
   std::vector<CopyRegion> refill;
-  append_to_segment(state.segments[0], keys, values, n_kept, refill);
+  append_to_segment(state, state.segments[0], keys, values, n_kept, refill);
   copy_regions(refill);
 }
 

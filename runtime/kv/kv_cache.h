@@ -17,6 +17,7 @@
 #include "kernels/backend.h"
 #include "runtime/kv/kv_block_pool.h"
 #include "runtime/checkpoint/model_config.h"
+#include "runtime/model_shard.h"
 
 namespace slkv {
 
@@ -66,7 +67,18 @@ class KvCache {
   KvCache& operator=(const KvCache&) = delete;
 
   SequenceId add_sequence();
+  // Adds a sequence under a caller-chosen id (the engine's), which must be unused.
+  void add_sequence(SequenceId sequence);
   void remove_sequence(SequenceId sequence);  // returns all its blocks to the pool
+  bool has_sequence(SequenceId sequence) const { return sequences_.count(sequence) > 0; }
+  // Starts `child` as a copy of `parent` that shares all its blocks (reference
+  // counts, no copy); a shared block that either later writes into is copied
+  // first (copy on write), so neither sees the other's new tokens. With
+  // copy_blocks the child gets copies of every block instead (its own memory).
+  void fork_sequence(SequenceId parent, SequenceId child, bool copy_blocks = false);
+  // Blocks the pool must supply to append n_tokens to each of `layers` of
+  // the sequence (new blocks plus copies of shared blocks written into).
+  int64_t blocks_to_append(SequenceId sequence, IndexRange layers, int64_t n_tokens) const;
 
   // Appends n_tokens keys/values ([n_tokens][n_kv_heads][head_dim] each).
   // A Window layer in Rolling mode then drops its oldest recent tokens.
@@ -122,8 +134,10 @@ class KvCache {
   // One append of append_all without its copies (added to `copies`).
   void append_bookkeeping(const KvAppend& item, std::vector<CopyRegion>& copies);
   // Takes slots for n_tokens more tokens (new blocks as needed) and adds the copies that fill them to `copies`.
-  void append_to_segment(Segment& segment, const float* keys, const float* values, int64_t n_tokens,
-                         std::vector<CopyRegion>& copies);
+  void append_to_segment(LayerState& state, Segment& segment, const float* keys, const float* values,
+                         int64_t n_tokens, std::vector<CopyRegion>& copies);
+  // Whether appending to the segment writes into a block another sequence holds.
+  bool tail_is_shared(const LayerState& state, const Segment& segment) const;
   void drop_front(Segment& segment, int64_t n_tokens);
   // Copies within the cache's memory, all in one backend call.
   void copy_regions(std::span<const CopyRegion> regions) const;

@@ -7,123 +7,202 @@
 
 namespace slkv {
 
-KvPolicy::KvPolicy(const KvPolicyConfig& config, int64_t num_layers, Backend& backend)
-    : config_(config), num_layers_(num_layers), backend_(backend) {
-  config_.validate();
+KvPolicy::KvPolicy(int64_t num_layers, Backend& backend, DistributedSync* sync)
+    : num_layers_(num_layers), backend_(backend), sync_(sync) {}
+
+namespace {
+
+IndexRange intersect(IndexRange a, IndexRange b) {
+  const IndexRange r{std::max(a.begin, b.begin), std::min(a.end, b.end)};
+  return r.end > r.begin ? r : IndexRange{0, 0};
 }
 
-bool KvPolicy::scores_in(Phase phase) const {
-  return (phase == Phase::Prefill && config_.detect == LazyDetect::Prefill) ||
-         (phase == Phase::FirstDecode && config_.detect == LazyDetect::Decode);
+}  // namespace
+
+void KvPolicy::add_sequence(SequenceId sequence, const KvPolicyConfig& config, int64_t prompt_tokens) {
+  config.validate();
+  SequenceState state;
+  state.config = config;
+  state.prompt_tokens = prompt_tokens;
+  state.window_mass.assign(num_layers_, 0.0);
+  state.observed.assign(num_layers_, 0);
+  state.key_mass.resize(num_layers_);
+  state.key_mass_keys.assign(num_layers_, 0);
+  state.decisions.lazy.assign(num_layers_, false);
+  sequences_[sequence] = std::move(state);
 }
 
-AttentionObserver* KvPolicy::begin_prefill(std::span<const SequenceChunk> chunks) {
-  phase_ = Phase::Prefill;
-  for (const SequenceChunk& chunk : chunks) {
-    SequenceState state;
-    state.window_mass.assign(num_layers_, 0.0);
-    state.observed.assign(num_layers_, 0);
-    state.key_mass.resize(num_layers_);
-    state.decisions.lazy.assign(num_layers_, false);
-    sequences_[chunk.sequence] = std::move(state);
-  }
-  // Scores are computed for every policy so that reports always show them.
-  return this;
+void KvPolicy::remove_sequence(SequenceId sequence) { sequences_.erase(sequence); }
+
+void KvPolicy::fork_sequence(SequenceId parent, SequenceId child) { sequences_[child] = state_of(parent); }
+
+void KvPolicy::restart_observation(SequenceId sequence) {
+  SequenceState& state = state_of(sequence);
+  for (auto& masses : state.key_mass) masses.clear();
+  state.key_mass_keys.assign(num_layers_, 0);
+  state.applied = false;  // the rebuilt cache is full until the trim position again
+}
+
+KvPolicy::SequenceState& KvPolicy::state_of(SequenceId sequence) {
+  auto it = sequences_.find(sequence);
+  SLKV_CHECK(it != sequences_.end(), "the KV policy does not know sequence " << sequence);
+  return it->second;
+}
+
+const KvPolicy::SequenceState& KvPolicy::state_of(SequenceId sequence) const {
+  return const_cast<KvPolicy*>(this)->state_of(sequence);
+}
+
+const KvPolicyConfig& KvPolicy::config(SequenceId sequence) const { return state_of(sequence).config; }
+
+IndexRange KvPolicy::score_positions(const SequenceState& state) const {
+  const int64_t p = state.prompt_tokens;
+  if (state.config.detect == LazyDetect::Decode) return {p, p + 1};
+  return {p - std::min(state.config.obs_window, p), p};
+}
+
+IndexRange KvPolicy::snapkv_positions(const SequenceState& state) const {
+  const int64_t p = state.prompt_tokens;
+  return {p - std::min(state.config.obs_window, p), p};
+}
+
+int64_t KvPolicy::trim_position(SequenceId sequence) const {
+  const SequenceState& state = state_of(sequence);
+  // Lazy decisions detected at decode wait for the first generated token;
+  // the other policies do not depend on them and trim after the prompt.
+  const bool waits = state.config.uses_lazy_layers() && state.config.detect == LazyDetect::Decode;
+  return state.prompt_tokens + (waits ? 1 : 0);
 }
 
 void KvPolicy::observe(int64_t layer, const SequenceChunk& chunk, const float* queries, const float* lse,
                        const KvCache& cache, const AttentionShape& shape) {
   auto it = sequences_.find(chunk.sequence);
-  if (it == sequences_.end() || phase_ == Phase::Idle) return;
+  if (it == sequences_.end()) return;
   SequenceState& state = it->second;
   const int64_t n = static_cast<int64_t>(chunk.tokens.size());
-  const int64_t observed = std::min(config_.obs_window, n);
-  const int64_t held = cache.tokens_held(chunk.sequence, layer);
-  const int64_t first_query_key = held - observed;  // the chunk's keys are the last ones held
-  const float* observed_queries = queries + (n - observed) * shape.n_heads * shape.head_dim;
-  const float* observed_lse = lse + (n - observed) * shape.n_heads;
-  const std::vector<KvSpan> spans = cache.spans(chunk.sequence, layer);
+  const IndexRange rows{chunk.first_position, chunk.first_position + n};
+  const IndexRange scored = state.scored ? IndexRange{0, 0} : intersect(rows, score_positions(state));
+  const IndexRange masses =
+      state.config.uses_snapkv() && !state.applied ? intersect(rows, snapkv_positions(state)) : IndexRange{0, 0};
+  if (scored.size() == 0 && masses.size() == 0) return;
 
-  if (scores_in(phase_)) {
+  // The chunk's keys are the last n the layer holds, so row r is key slot held - n + r.
+  const int64_t held = cache.tokens_held(chunk.sequence, layer);
+  const std::vector<KvSpan> spans = cache.spans(chunk.sequence, layer);
+  auto row_of = [&](int64_t position) { return position - chunk.first_position; };
+  if (scored.size() > 0) {
+    const int64_t r = row_of(scored.begin);
     state.window_mass[layer] += backend_.window_attention_mass(
-        observed_queries, observed, first_query_key, observed_lse, spans, shape, config_.sink, config_.recent);
-    state.observed[layer] += observed * shape.n_heads;
+        queries + r * shape.n_heads * shape.head_dim, scored.size(), held - n + r, lse + r * shape.n_heads, spans,
+        shape, state.config.sink, state.config.recent);
+    state.observed[layer] += scored.size() * shape.n_heads;
   }
-  if (phase_ == Phase::Prefill && config_.uses_snapkv()) {
-    std::vector<float>& key_mass = state.key_mass[layer];
-    key_mass.assign(shape.n_kv_heads * held, 0.f);
-    if (backend_.uses_host_memory()) {
-      backend_.key_attention_mass(observed_queries, observed, first_query_key, observed_lse, spans, shape,
-                                  key_mass.data());
-    } else {  // accumulate in the backend's memory, then bring the masses to the host for the selection
-      const int64_t bytes = static_cast<int64_t>(key_mass.size() * sizeof(float));
-      key_mass_scratch_.reserve(backend_, bytes);
-      backend_.fill_zero(key_mass_scratch_.data(), bytes);
-      backend_.key_attention_mass(observed_queries, observed, first_query_key, observed_lse, spans, shape,
-                                  key_mass_scratch_.floats());
-      backend_.copy_to_host(key_mass.data(), key_mass_scratch_.data(), bytes);
+  if (masses.size() > 0) {
+    const int64_t r = row_of(masses.begin);
+    observe_key_mass(state, layer, queries + r * shape.n_heads * shape.head_dim, masses.size(), held - n + r,
+                     lse + r * shape.n_heads, spans, shape, held);
+  }
+}
+
+// Adds the observed queries' attention per key to the layer's key masses,
+// which grow to the keys held now (a later chunk's queries see more keys).
+void KvPolicy::observe_key_mass(SequenceState& state, int64_t layer, const float* queries, int64_t count,
+                                int64_t first_query_key, const float* lse, const std::vector<KvSpan>& spans,
+                                const AttentionShape& shape, int64_t held) {
+  const int64_t heads = shape.n_kv_heads;
+  key_mass_pass_.assign(heads * held, 0.f);
+  if (backend_.uses_host_memory()) {
+    backend_.key_attention_mass(queries, count, first_query_key, lse, spans, shape, key_mass_pass_.data());
+  } else {  // accumulate in the backend's memory, then bring the masses to the host for the selection
+    const int64_t bytes = static_cast<int64_t>(key_mass_pass_.size() * sizeof(float));
+    key_mass_scratch_.reserve(backend_, bytes);
+    backend_.fill_zero(key_mass_scratch_.data(), bytes);
+    backend_.key_attention_mass(queries, count, first_query_key, lse, spans, shape, key_mass_scratch_.floats());
+    backend_.copy_to_host(key_mass_pass_.data(), key_mass_scratch_.data(), bytes);
+  }
+  std::vector<float>& total = state.key_mass[layer];
+  const int64_t old_keys = state.key_mass_keys[layer];
+  std::vector<float> grown(heads * held, 0.f);
+  for (int64_t head = 0; head < heads; ++head) {
+    for (int64_t key = 0; key < old_keys; ++key) grown[head * held + key] = total[head * old_keys + key];
+    for (int64_t key = 0; key < held; ++key) grown[head * held + key] += key_mass_pass_[head * held + key];
+  }
+  total = std::move(grown);
+  state.key_mass_keys[layer] = held;
+}
+
+void KvPolicy::after_pass(KvCache& cache, std::span<const SequenceChunk> chunks) {
+  std::vector<SequenceState*> pending;
+  std::vector<SequenceId> pending_ids;
+  std::vector<bool> trims;
+  for (const SequenceChunk& chunk : chunks) {
+    auto it = sequences_.find(chunk.sequence);
+    if (it == sequences_.end()) continue;
+    SequenceState& state = it->second;
+    const int64_t end = chunk.first_position + static_cast<int64_t>(chunk.tokens.size());
+    const bool scoring = !state.scored && end >= score_positions(state).end;
+    const bool trimming = !state.applied && end >= trim_position(chunk.sequence);
+    if (!scoring && !trimming) continue;
+    if (scoring) state.scored = true;  // every rank marks it from the positions alone
+    pending.push_back(&state);
+    pending_ids.push_back(chunk.sequence);
+    trims.push_back(trimming);
+  }
+  if (pending.empty()) return;
+  if (sync_) {
+    exchange_decisions(pending);
+  } else {
+    for (SequenceState* state : pending) {
+      score(*state);
+      if (!state->decisions.decided) state->decisions.decided = decide(*state);
     }
   }
-}
-
-void KvPolicy::end_prefill(KvCache& cache) {
-  const Phase observed_phase = phase_;
-  phase_ = Phase::Idle;
-  if (observed_phase != Phase::Prefill) return;
-  // Lazy decisions wait for the first decode step in decode mode; the other
-  // policies do not depend on them and trim right after prefill.
-  if (config_.detect == LazyDetect::Prefill || !config_.uses_lazy_layers()) decide_and_apply(cache);
-}
-
-AttentionObserver* KvPolicy::begin_decode_step(int64_t step, std::span<const SequenceChunk>) {
-  if (step != 0 || config_.detect != LazyDetect::Decode) return nullptr;
-  phase_ = Phase::FirstDecode;
-  return this;
-}
-
-void KvPolicy::end_decode_step(int64_t step, KvCache& cache) {
-  if (step != 0 || phase_ != Phase::FirstDecode) return;
-  phase_ = Phase::Idle;
-  decide_and_apply(cache);
+  for (size_t i = 0; i < pending.size(); ++i) {
+    SequenceState& state = *pending[i];
+    if (trims[i] && state.decisions.decided) apply(cache, pending_ids[i], state);
+  }
 }
 
 void KvPolicy::score(SequenceState& state) const {
   LayerDecisions& decisions = state.decisions;
-  if (std::any_of(state.observed.begin(), state.observed.end(), [](int64_t n) { return n > 0; })) {
-    decisions.scores.assign(num_layers_, 0.0);
-    for (int64_t layer = 0; layer < num_layers_; ++layer)
-      if (state.observed[layer] > 0) decisions.scores[layer] = state.window_mass[layer] / state.observed[layer];
-  }
+  if (std::none_of(state.observed.begin(), state.observed.end(), [](int64_t n) { return n > 0; })) return;
+  decisions.scores.assign(num_layers_, 0.0);
+  for (int64_t layer = 0; layer < num_layers_; ++layer)
+    if (state.observed[layer] > 0)  // a probability: rounding may not take it outside [0, 1]
+      decisions.scores[layer] = std::clamp(state.window_mass[layer] / state.observed[layer], 0.0, 1.0);
 }
 
 bool KvPolicy::decide(SequenceState& state) const {
   LayerDecisions& decisions = state.decisions;
+  const KvPolicyConfig& config = state.config;
   const bool scored = !decisions.scores.empty();
-  if (config_.uses_lazy_layers() && !scored) return false;  // not observed yet (finished before its decode step)
+  if (config.uses_lazy_layers() && !scored) return false;  // not observed yet
+  const bool fixed = !config.fixed_lazy_layers.empty();
+  SLKV_CHECK(!fixed || static_cast<int64_t>(config.fixed_lazy_layers.size()) == num_layers_,
+             "fixed lazy layers: one per layer");
   for (int64_t layer = 0; layer < num_layers_; ++layer)
-    decisions.lazy[layer] = config_.kind == KvPolicyKind::Streaming ||
-                            (config_.uses_lazy_layers() && decisions.scores[layer] > config_.threshold);
+    decisions.lazy[layer] =
+        config.kind == KvPolicyKind::Streaming ||
+        (config.uses_lazy_layers() && (fixed ? config.fixed_lazy_layers[layer] : decisions.scores[layer] > config.threshold));
   return true;
 }
 
 void KvPolicy::apply(KvCache& cache, SequenceId sequence, SequenceState& state) {
+  const KvPolicyConfig& config = state.config;
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
     if (sync_ && !sync_->owns_layer(layer)) continue;  // another pipeline stage holds it
     if (state.decisions.lazy[layer])
-      cache.apply_window(sequence, layer, config_.sink, config_.recent, config_.growth);
-    else if (config_.uses_snapkv())
+      cache.apply_window(sequence, layer, config.sink, config.recent, config.growth);
+    else if (config.uses_snapkv())
       apply_snapkv(cache, sequence, layer, state);
   }
-  state.decisions.decided = true;
+  state.applied = true;
 }
 
 // Distributed: the ranks sum their (window mass, observed) per layer; the
-// coordinator scores and decides every undecided sequence and broadcasts
-// [decide?, scores..., lazy...] per sequence; every rank takes that verbatim.
-void KvPolicy::exchange_and_decide() {
-  std::vector<SequenceState*> pending;
-  for (auto& [sequence, state] : sequences_)
-    if (!state.decisions.decided) pending.push_back(&state);
+// coordinator scores and decides the pending sequences and broadcasts
+// [decided?, scores..., lazy...] per sequence; every rank takes that verbatim.
+void KvPolicy::exchange_decisions(const std::vector<SequenceState*>& pending) {
   const int64_t L = num_layers_;
   std::vector<double> sums(pending.size() * 2 * L, 0.0);
   for (size_t s = 0; s < pending.size(); ++s)
@@ -142,9 +221,9 @@ void KvPolicy::exchange_and_decide() {
         state.observed[layer] = static_cast<int64_t>(sums[(2 * s + 1) * L + layer]);
       }
       score(state);
-      const bool decided = decide(state);
+      if (!state.decisions.decided) state.decisions.decided = decide(state);
       double* out = &buffer[s * stride];
-      out[0] = decided ? 1.0 : 0.0;
+      out[0] = state.decisions.decided ? 1.0 : 0.0;
       for (int64_t layer = 0; layer < L; ++layer) {
         out[1 + layer] = state.decisions.scores.empty() ? -1.0 : state.decisions.scores[layer];
         out[1 + L + layer] = state.decisions.lazy[layer] ? 1.0 : 0.0;
@@ -158,49 +237,26 @@ void KvPolicy::exchange_and_decide() {
     decisions.scores.clear();
     if (in[1] >= 0.0) decisions.scores.assign(in + 1, in + 1 + L);
     for (int64_t layer = 0; layer < L; ++layer) decisions.lazy[layer] = in[1 + L + layer] != 0.0;
-    decisions.decided = in[0] != 0.0;  // apply() below marks it again
-    if (!decisions.decided) decisions.scores.clear();
-  }
-}
-
-void KvPolicy::decide_and_apply(KvCache& cache) {
-  if (sync_) {
-    exchange_and_decide();
-    for (auto& [sequence, state] : sequences_)
-      if (state.decisions.decided && !state.applied) {
-        apply(cache, sequence, state);
-        state.applied = true;
-      }
-    return;
-  }
-  for (auto& [sequence, state] : sequences_) {
-    score(state);
-    if (state.decisions.decided) continue;  // retention is applied once per sequence
-    if (decide(state)) apply(cache, sequence, state);
+    decisions.decided = in[0] != 0.0;
   }
 }
 
 void KvPolicy::apply_snapkv(KvCache& cache, SequenceId sequence, int64_t layer, SequenceState& state) const {
   std::vector<float>& key_mass = state.key_mass[layer];
   const int64_t n_kv_heads = cache.geometry().n_kv_heads;
-  const int64_t n_scored = static_cast<int64_t>(key_mass.size()) / n_kv_heads;
-  const int64_t observed = std::min(config_.obs_window, n_scored);
-  if (n_scored - observed <= config_.snapkv_budget) return;  // nothing to drop
+  const int64_t n_scored = state.key_mass_keys[layer];
+  const int64_t observed = std::min(state.config.obs_window, n_scored);
+  if (n_scored - observed <= state.config.snapkv_budget) return;  // nothing to drop
   if (sync_) sync_->reduce_key_mass(key_mass);  // replicated KV heads: every sharer picks the same tokens
   cache.keep_selected(sequence, layer,
                       snapkv_select(key_mass, n_kv_heads, n_scored, cache.tokens_held(sequence, layer), observed,
-                                    config_.snapkv_budget, config_.snapkv_pool));
+                                    state.config.snapkv_budget, state.config.snapkv_pool));
 }
 
 LayerDecisions KvPolicy::decisions(SequenceId sequence) const {
   auto it = sequences_.find(sequence);
   if (it == sequences_.end()) return LayerDecisions{{}, std::vector<bool>(num_layers_, false), false};
   return it->second.decisions;
-}
-
-void KvPolicy::set_decisions(SequenceId sequence, const std::vector<bool>& lazy) {
-  SLKV_CHECK(static_cast<int64_t>(lazy.size()) == num_layers_, "one decision per layer");
-  sequences_.at(sequence).decisions.lazy = lazy;
 }
 
 std::vector<std::vector<int64_t>> snapkv_select(const std::vector<float>& key_mass, int64_t n_kv_heads,

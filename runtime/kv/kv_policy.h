@@ -1,9 +1,17 @@
 #pragma once
-// KvPolicy: runs one batch's KV policy around the Generator. It observes
-// attention during prefill (or the first decode step) through the
-// AttentionObserver hook, scores every layer of every sequence, decides which
-// layers are lazy, and applies the retention to the KvCache: windows for lazy
-// layers (or all layers: streaming), SnapKV token selection, or nothing.
+// KvPolicy: the KV policy of every sequence the engine runs. It observes
+// attention through the AttentionObserver hook while a sequence's prompt is
+// prefilled (in chunks of any size) or its first generated token is fed back,
+// scores every layer, decides which layers are lazy, and applies the
+// retention to the KvCache: windows for lazy layers (or all layers:
+// streaming), SnapKV token selection, or nothing.
+//
+// Positions, not passes, say what is observed: with P the prompt length,
+// prefill detection observes the queries at positions [P - obs_window, P),
+// decode detection the query at P (the first generated token fed back).
+// Retention is applied right after the pass that reaches the trim position
+// (P, or P + 1 for lazy layers detected at decode), however the prompt was
+// chunked, so decisions do not depend on the chunking or on the batch.
 #include <cstdint>
 #include <map>
 #include <span>
@@ -11,8 +19,8 @@
 
 #include "kernels/backend.h"
 #include "kernels/backend_buffer.h"
-#include "runtime/kv/kv_cache.h"
 #include "runtime/distributed_sync.h"
+#include "runtime/kv/kv_cache.h"
 #include "runtime/kv/kv_policy_config.h"
 #include "runtime/model.h"
 
@@ -20,65 +28,76 @@ namespace slkv {
 
 // What the policy decided for one sequence.
 struct LayerDecisions {
-  std::vector<double> scores;  // window attention mass per layer (empty until scored)
+  std::vector<double> scores;  // window attention mass per layer, in [0, 1] (empty until scored)
   std::vector<bool> lazy;      // layers windowed as lazy
   bool decided = false;
 };
 
 class KvPolicy final : public AttentionObserver {
  public:
-  KvPolicy(const KvPolicyConfig& config, int64_t num_layers, Backend& backend);
+  // sync: distributed runs sum scores over the ranks, the coordinator
+  // decides, every rank applies its decision vector (to the layers its stage
+  // owns). Null = one process decides alone.
+  KvPolicy(int64_t num_layers, Backend& backend, DistributedSync* sync = nullptr);
 
-  const KvPolicyConfig& config() const { return config_; }
+  // Starts observing a sequence whose prompt has prompt_tokens tokens, under
+  // its own (per-request) configuration.
+  void add_sequence(SequenceId sequence, const KvPolicyConfig& config, int64_t prompt_tokens);
+  void remove_sequence(SequenceId sequence);
+  // `child` starts with `parent`'s configuration, observations and decisions.
+  void fork_sequence(SequenceId parent, SequenceId child);
+  // Preemption: the sequence's KV is rebuilt from its tokens, so it is
+  // observed again (SnapKV needs its key masses), but its decisions stand.
+  void restart_observation(SequenceId sequence);
 
-  // Before the prefill forward: returns the observer to pass to it (or null).
-  AttentionObserver* begin_prefill(std::span<const SequenceChunk> chunks);
-  // After it: scores, decides and trims what the prefill observation allows.
-  void end_prefill(KvCache& cache);
-  // Decode steps: step 0 is the first generated token being fed back.
-  AttentionObserver* begin_decode_step(int64_t step, std::span<const SequenceChunk> chunks);
-  void end_decode_step(int64_t step, KvCache& cache);
+  // The position after which retention is applied (see above).
+  int64_t trim_position(SequenceId sequence) const;
+  const KvPolicyConfig& config(SequenceId sequence) const;
 
   void observe(int64_t layer, const SequenceChunk& chunk, const float* queries, const float* lse, const KvCache& cache,
                const AttentionShape& shape) override;
 
+  // After a forward pass of `chunks`: scores, decides and applies retention
+  // for the sequences whose chunk reached their scoring or trim position.
+  // Collective in distributed runs: every rank passes the same chunks.
+  void after_pass(KvCache& cache, std::span<const SequenceChunk> chunks);
+
   // Decisions for a sequence (all layers false and no scores before scoring).
   LayerDecisions decisions(SequenceId sequence) const;
 
-  // Used by distributed runs: replaces the local decision with one decided elsewhere.
-  void set_decisions(SequenceId sequence, const std::vector<bool>& lazy);
-
-  // Distributed runs: scores are summed over the ranks, the coordinator
-  // decides, and every rank applies exactly its decision vector (only to the
-  // layers its stage owns). Null = one process decides alone.
-  void set_sync(DistributedSync* sync) { sync_ = sync; }
-
  private:
-  enum class Phase { Idle, Prefill, FirstDecode };
   struct SequenceState {
+    KvPolicyConfig config;
+    int64_t prompt_tokens = 0;
     std::vector<double> window_mass;           // per layer: summed probability on the windows
     std::vector<int64_t> observed;             // per layer: (query, head) pairs observed
-    std::vector<std::vector<float>> key_mass;  // per layer: [n_kv_heads][n_scored] for SnapKV
+    std::vector<std::vector<float>> key_mass;  // per layer: [n_kv_heads][keys] for SnapKV
+    std::vector<int64_t> key_mass_keys;        // per layer: keys of key_mass
     LayerDecisions decisions;
-    bool applied = false;  // distributed runs: retention applied
+    bool applied = false;  // retention applied
+    bool scored = false;   // scores final
   };
 
-  bool scores_in(Phase phase) const;
-  void decide_and_apply(KvCache& cache);
-  // score -> decide -> apply, split so that distributed runs decide once.
+  SequenceState& state_of(SequenceId sequence);
+  const SequenceState& state_of(SequenceId sequence) const;
+  // Positions whose queries are scored / whose key masses SnapKV uses.
+  IndexRange score_positions(const SequenceState& state) const;
+  IndexRange snapkv_positions(const SequenceState& state) const;
+  void observe_key_mass(SequenceState& state, int64_t layer, const float* queries, int64_t count,
+                        int64_t first_query_key, const float* lse, const std::vector<KvSpan>& spans,
+                        const AttentionShape& shape, int64_t held);
   void score(SequenceState& state) const;
   bool decide(SequenceState& state) const;  // false: not decidable yet
+  void exchange_decisions(const std::vector<SequenceState*>& pending);
   void apply(KvCache& cache, SequenceId sequence, SequenceState& state);
-  void exchange_and_decide();
   void apply_snapkv(KvCache& cache, SequenceId sequence, int64_t layer, SequenceState& state) const;
 
-  KvPolicyConfig config_;
   int64_t num_layers_;
   Backend& backend_;
-  Phase phase_ = Phase::Idle;
+  DistributedSync* sync_;
   std::map<SequenceId, SequenceState> sequences_;
-  DistributedSync* sync_ = nullptr;
-  BackendBuffer key_mass_scratch_;  // GPU backends: SnapKV key masses before they reach the host
+  BackendBuffer key_mass_scratch_;  // SnapKV key masses in the backend's memory before they reach the host
+  std::vector<float> key_mass_pass_;
 };
 
 // SnapKV's choice for one layer: per KV head, the `budget` highest-scoring

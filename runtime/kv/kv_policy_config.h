@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "runtime/kv/kv_cache.h"
 #include "runtime/checkpoint/model_config.h"
@@ -34,6 +35,10 @@ struct KvPolicyConfig {
   WindowGrowth growth = WindowGrowth::Rolling;
   int64_t snapkv_budget = 1024;
   int64_t snapkv_pool = 7;
+  // SimLayerKV with these layers lazy, whatever the scores (which are still
+  // computed and reported); empty = decide from the scores. For controls and
+  // experiments that fix the windowed layers.
+  std::vector<bool> fixed_lazy_layers;
 
   // The preset for the model's family, read from configs/simlayerkv.json
   // (directory from $SLKV_CONFIG_DIR, else the source tree's configs/).

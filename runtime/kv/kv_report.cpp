@@ -9,7 +9,7 @@ namespace slkv {
 
 KvReport make_kv_report(const KvCache& cache, SequenceId sequence, const KvPolicy& policy) {
   KvReport report;
-  report.policy = kv_policy_name(policy.config().kind);
+  report.policy = kv_policy_name(policy.config(sequence).kind);
   LayerDecisions decisions = policy.decisions(sequence);
   report.lazy_layers = decisions.lazy;
   report.layer_scores = decisions.scores;

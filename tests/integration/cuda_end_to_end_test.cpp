@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "kernels/backend.h"
-#include "runtime/generator.h"
+#include "tests/engine_support.h"
 #include "runtime/model.h"
 #include "runtime/sampler.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -49,19 +49,13 @@ struct Runner {
   }
 
   // sampling[i] for prompt i (greedy where sampling has no entry).
-  std::vector<GenerationResult> generate(const std::vector<std::vector<int32_t>>& prompts, int64_t max_new_tokens,
-                                         const KvPolicyConfig& policy, std::vector<int32_t> stop_tokens,
-                                         const std::vector<SamplingParams>& sampling = {}) {
-    std::vector<int64_t> lengths;
-    std::vector<GenerationRequest> requests;
-    for (size_t i = 0; i < prompts.size(); ++i) {
-      lengths.push_back(static_cast<int64_t>(prompts[i].size()) + max_new_tokens);
-      requests.push_back(
-          GenerationRequest{prompts[i], max_new_tokens, i < sampling.size() ? sampling[i] : SamplingParams{}});
-    }
-    KvCache cache(kv_geometry_for(model->config(), lengths), *backend);
-    Generator generator(*model, *backend, cache, std::move(stop_tokens), policy);
-    return generator.generate(requests);
+  std::vector<RequestResult> generate(const std::vector<std::vector<int32_t>>& prompts, int64_t max_new_tokens,
+                                      const KvPolicyConfig& policy, std::vector<int32_t> stop_tokens,
+                                      const std::vector<SamplingParams>& sampling = {}) {
+    std::vector<testing::EngineRun> runs;
+    for (size_t i = 0; i < prompts.size(); ++i)
+      runs.push_back({prompts[i], max_new_tokens, i < sampling.size() ? sampling[i] : SamplingParams{}});
+    return testing::run_engine(*model, *backend, runs, policy, stop_tokens);
   }
 };
 
@@ -115,8 +109,8 @@ TEST_F(CudaEndToEnd, EveryKvPolicyGivesTheCpuTokens) {
       policy.obs_window = 8;
       policy.snapkv_budget = 12;
       policy.threshold = 0.85;
-      const std::vector<GenerationResult> expected = cpu_->generate(prompts, 24, policy, {});
-      const std::vector<GenerationResult> got = cuda_->generate(prompts, 24, policy, {});
+      const std::vector<RequestResult> expected = cpu_->generate(prompts, 24, policy, {});
+      const std::vector<RequestResult> got = cuda_->generate(prompts, 24, policy, {});
       ASSERT_EQ(got.size(), expected.size());
       for (size_t i = 0; i < got.size(); ++i) {
         const std::string where = name + " (" + lazy_detect_name(detect) + "), prompt " + std::to_string(i);
@@ -138,15 +132,15 @@ TEST_F(CudaEndToEnd, SeededSamplingGivesTheCpuTokens) {
   const std::vector<SamplingParams> sampling = {
       {0.8f, 40, 0.9f, 1234}, {0.8f, 40, 0.9f, 99}, {1.0f, 0, 1.0f, 7}, {0.f, 0, 1.f, 0}};
   const int64_t new_tokens = 32;
-  const std::vector<GenerationResult> expected = cpu_->generate(prompts, new_tokens, {}, {}, sampling);
-  const std::vector<GenerationResult> got = cuda_->generate(prompts, new_tokens, {}, {}, sampling);
+  const std::vector<RequestResult> expected = cpu_->generate(prompts, new_tokens, {}, {}, sampling);
+  const std::vector<RequestResult> got = cuda_->generate(prompts, new_tokens, {}, {}, sampling);
   ASSERT_EQ(got.size(), expected.size());
   for (size_t i = 0; i < got.size(); ++i) {
     EXPECT_EQ(got[i].tokens.size(), size_t(new_tokens)) << "prompt " << i;
     EXPECT_EQ(got[i].tokens, expected[i].tokens) << "prompt " << i;
   }
   // The sampled requests really sampled: greedy gives other tokens.
-  const std::vector<GenerationResult> greedy = cpu_->generate(prompts, new_tokens, {}, {});
+  const std::vector<RequestResult> greedy = cpu_->generate(prompts, new_tokens, {}, {});
   for (size_t i = 0; i < 3; ++i) EXPECT_NE(expected[i].tokens, greedy[i].tokens) << "prompt " << i;
   EXPECT_EQ(expected[3].tokens, greedy[3].tokens);
 }

@@ -8,7 +8,8 @@
 
 #include "kernels/backend.h"
 #include "core/error.h"
-#include "runtime/generator.h"
+#include "runtime/engine/engine.h"
+#include "runtime/engine/run_to_completion.h"
 #include "runtime/kv/kv_policy.h"
 #include "runtime/model.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -50,19 +51,23 @@ struct PolicyRun {
 
 PolicyRun generate(Fixture& f, const std::vector<std::string>& prompts, const KvPolicyConfig& config,
                    int64_t new_tokens = 40) {
-  std::vector<GenerationRequest> requests;
-  std::vector<int64_t> lengths;
+  std::vector<EngineRequest> requests;
   for (const auto& prompt : prompts) {
-    requests.push_back({f.tokenizer.encode(prompt, true), new_tokens, {}});
-    lengths.push_back(static_cast<int64_t>(requests.back().prompt_tokens.size()) + new_tokens);
+    EngineRequest request;
+    request.prompt = f.tokenizer.encode(prompt, true);
+    request.max_new_tokens = new_tokens;
+    request.stop_ids = {2};
+    requests.push_back(std::move(request));
   }
-  KvCache cache(kv_geometry_for(f.model->config(), lengths), *f.backend);
-  Generator generator(*f.model, *f.backend, cache, {2}, config);
+  EngineConfig engine_config;
+  engine_config.kv_policy = config;
+  Engine engine(*f.model, *f.backend, engine_config);
   PolicyRun run;
   run.logits.resize(prompts.size());
-  auto results = generator.generate(requests, {}, [&](size_t i, std::span<const float> row) {
-    run.logits[i].insert(run.logits[i].end(), row.begin(), row.end());
+  engine.set_logits_callback([&](SequenceId id, std::span<const float> row) {
+    run.logits[id].insert(run.logits[id].end(), row.begin(), row.end());  // ids are submission order
   });
+  auto results = run_to_completion(engine, requests);
   for (auto& result : results) {
     run.tokens.push_back(result.tokens);
     run.kv.push_back(result.kv);
@@ -161,24 +166,24 @@ void expect_scores_match_brute_force(Fixture& f, const std::string& prompt, KvPo
   const std::vector<int32_t> tokens = f.tokenizer.encode(prompt, true);
   const int64_t layers = f.model->config().num_layers;
   KvCache cache(kv_geometry_for(f.model->config(), {static_cast<int64_t>(tokens.size()) + 2}), *f.backend);
-  KvPolicy kv_policy(config, layers, *f.backend);
+  KvPolicy kv_policy(layers, *f.backend);
   SequenceId sequence = cache.add_sequence();
+  kv_policy.add_sequence(sequence, config, static_cast<int64_t>(tokens.size()));
   std::vector<float> logits;
   SequenceChunk chunk{sequence, tokens, 0};
   std::unique_ptr<BruteForceScorer> brute;
-  AttentionObserver* observer = kv_policy.begin_prefill(std::span(&chunk, 1));
+  AttentionObserver* observer = &kv_policy;
   if (config.detect == LazyDetect::Prefill)
     brute = std::make_unique<BruteForceScorer>(observer, config.obs_window, config.sink, config.recent, layers);
   f.model->forward(std::span(&chunk, 1), cache, *f.backend, LogitsFor::LastToken, logits,
                    brute ? brute.get() : observer);
-  kv_policy.end_prefill(cache);
+  kv_policy.after_pass(cache, std::span(&chunk, 1));
   if (config.detect == LazyDetect::Decode) {
     int32_t next = cpu::argmax(logits);
     SequenceChunk step{sequence, std::span<const int32_t>(&next, 1), static_cast<int64_t>(tokens.size())};
-    observer = kv_policy.begin_decode_step(0, std::span(&step, 1));
     brute = std::make_unique<BruteForceScorer>(observer, 1, config.sink, config.recent, layers);
     f.model->forward(std::span(&step, 1), cache, *f.backend, LogitsFor::LastToken, logits, brute.get());
-    kv_policy.end_decode_step(0, cache);
+    kv_policy.after_pass(cache, std::span(&step, 1));
   }
   LayerDecisions decisions = kv_policy.decisions(sequence);
   ASSERT_EQ(decisions.scores.size(), static_cast<size_t>(layers));
@@ -218,11 +223,11 @@ TEST(SimLayerKV, KeptKvIsBitIdenticalToFullCache) {
   SequenceChunk full_chunk{full_cache.add_sequence(), tokens, 0};
   f.model->forward(std::span(&full_chunk, 1), full_cache, *f.backend, LogitsFor::LastToken, logits);
   KvPolicyConfig config = policy(KvPolicyKind::Streaming, 0.65, 4, 24);
-  KvPolicy kv_policy(config, layers, *f.backend);
+  KvPolicy kv_policy(layers, *f.backend);
   SequenceChunk chunk{trimmed_cache.add_sequence(), tokens, 0};
-  f.model->forward(std::span(&chunk, 1), trimmed_cache, *f.backend, LogitsFor::LastToken, logits,
-                   kv_policy.begin_prefill(std::span(&chunk, 1)));
-  kv_policy.end_prefill(trimmed_cache);
+  kv_policy.add_sequence(chunk.sequence, config, n);
+  f.model->forward(std::span(&chunk, 1), trimmed_cache, *f.backend, LogitsFor::LastToken, logits, &kv_policy);
+  kv_policy.after_pass(trimmed_cache, std::span(&chunk, 1));
   for (int64_t layer = 0; layer < layers; ++layer) {
     ASSERT_EQ(trimmed_cache.tokens_held(chunk.sequence, layer), 28);
     for (int64_t slot = 0; slot < 28; ++slot) {
@@ -244,14 +249,14 @@ TEST(SimLayerKV, PoolAccountingAndCompressionRatio) {
   const int64_t block = 16, sink = 4, recent = 24;
   KvCache cache(kv_geometry_for(f.model->config(), {n}, block), *f.backend);
   // Threshold -1 makes every layer lazy: a known layout.
-  KvPolicy kv_policy(policy(KvPolicyKind::SimLayerKV, -1.0, sink, recent), layers, *f.backend);
+  KvPolicy kv_policy(layers, *f.backend);
   SequenceChunk chunk{cache.add_sequence(), tokens, 0};
+  kv_policy.add_sequence(chunk.sequence, policy(KvPolicyKind::SimLayerKV, -1.0, sink, recent), n);
   std::vector<float> logits;
-  f.model->forward(std::span(&chunk, 1), cache, *f.backend, LogitsFor::LastToken, logits,
-                   kv_policy.begin_prefill(std::span(&chunk, 1)));
+  f.model->forward(std::span(&chunk, 1), cache, *f.backend, LogitsFor::LastToken, logits, &kv_policy);
   const int64_t blocks_full = layers * ((n + block - 1) / block);
   EXPECT_EQ(cache.pool().blocks_in_use(), blocks_full);
-  kv_policy.end_prefill(cache);
+  kv_policy.after_pass(cache, std::span(&chunk, 1));
   // Per layer: the sink's block plus the blocks from the one holding token n-recent to the last.
   const int64_t kept_per_layer = 1 + ((n - 1) / block - (n - recent) / block + 1);
   EXPECT_EQ(cache.pool().blocks_in_use(), layers * kept_per_layer);

@@ -9,7 +9,7 @@
 #include "kernels/backend.h"
 #include "launch/cli_common.h"
 #include "core/error.h"
-#include "runtime/generator.h"
+#include "tests/engine_support.h"
 #include "runtime/model.h"
 #include "runtime/tokenizer/tokenizer.h"
 #include "tests/integration/reference_outputs.h"
@@ -35,10 +35,9 @@ Loaded load(const std::filesystem::path& dir) {
 // Greedy generation the way run.c does it: stops at BOS.
 std::vector<int32_t> greedy(Loaded& loaded, const std::vector<int32_t>& prompt, int64_t max_new_tokens,
                             std::vector<int32_t> stop_tokens = {1}) {
-  KvCache cache(kv_geometry_for(loaded.model->config(), {static_cast<int64_t>(prompt.size()) + max_new_tokens}), *loaded.backend);
-  Generator generator(*loaded.model, *loaded.backend, cache, stop_tokens);
-  GenerationRequest request{prompt, max_new_tokens, {}};
-  return generator.generate({request})[0].tokens;
+  return testing::run_engine(*loaded.model, *loaded.backend, {{prompt, max_new_tokens, {}}}, KvPolicyConfig{},
+                             stop_tokens)[0]
+      .tokens;
 }
 
 TEST(Stories260K, GreedyOutputsMatchLlama2cReference) {
@@ -167,42 +166,47 @@ TEST(Stories260K, BatchGivesEachSequenceItsTokensAlone) {
   Loaded loaded = load(testing::stories_dir());
   const std::vector<std::string> texts = {"Once upon a time", "Zoo",
                                           "Lily went to the park with her mom and her little dog"};
-  std::vector<GenerationRequest> requests;
-  std::vector<int64_t> lengths;
-  for (const auto& text : texts) {
-    requests.push_back({loaded.tokenizer->encode(text, true), 40, {}});
-    lengths.push_back(static_cast<int64_t>(requests.back().prompt_tokens.size()) + 40);
+  std::vector<testing::EngineRun> runs;
+  for (const auto& text : texts) runs.push_back({loaded.tokenizer->encode(text, true), 40, {}});
+  Engine engine(*loaded.model, *loaded.backend, EngineConfig{});
+  std::vector<EngineRequest> requests;
+  for (const auto& run : runs) {
+    EngineRequest request;
+    request.prompt = run.prompt;
+    request.max_new_tokens = 40;
+    request.stop_ids = {2};
+    requests.push_back(request);
   }
-  KvCache cache(kv_geometry_for(loaded.model->config(), lengths), *loaded.backend);
-  Generator generator(*loaded.model, *loaded.backend, cache, {2});
-  auto batched = generator.generate(requests);
+  auto batched = run_to_completion(engine, requests);
   ASSERT_EQ(batched.size(), 3u);
   for (size_t i = 0; i < texts.size(); ++i) {
-    EXPECT_EQ(batched[i].tokens, greedy(loaded, requests[i].prompt_tokens, 40, {2})) << texts[i];
+    EXPECT_EQ(batched[i].tokens, greedy(loaded, runs[i].prompt, 40, {2})) << texts[i];
   }
-  EXPECT_EQ(cache.pool().blocks_in_use(), 0);  // every sequence released
+  EXPECT_EQ(engine.cache().pool().blocks_in_use(), 0);  // every sequence released
 }
 
-// Without an on_logits callback the Generator draws tokens in the backend
-// (Backend::sample_tokens); with one it draws them on the host from the
-// logits it hands out. Both follow TokenDraw, so a seeded run agrees.
+// Without a logits callback the Engine draws tokens in the backend
+// (Backend::sample_tokens on the logits where they are); with one it brings
+// the logits to the host first. Both follow TokenDraw, so a seeded run agrees.
 TEST(Stories260K, SamplingInTheBackendEqualsSamplingOnTheHost) {
   SLKV_REQUIRE_SHARED();
   Loaded loaded = load(testing::stories_dir());
-  std::vector<GenerationRequest> requests;
-  std::vector<int64_t> lengths;
   const std::vector<SamplingParams> samplings = {{0.9f, 0, 1.f, 11}, {1.2f, 20, 1.f, 12}, {0.7f, 0, 0.8f, 13},
                                                  {1.0f, 40, 0.9f, 14}, {}};
-  for (const SamplingParams& sampling : samplings) {
-    requests.push_back({loaded.tokenizer->encode("Once upon a time", true), 50, sampling});
-    lengths.push_back(static_cast<int64_t>(requests.back().prompt_tokens.size()) + 50);
-  }
   auto run = [&](bool hand_out_logits) {
-    KvCache cache(kv_geometry_for(loaded.model->config(), lengths), *loaded.backend);
-    Generator generator(*loaded.model, *loaded.backend, cache, {2});
+    Engine engine(*loaded.model, *loaded.backend, EngineConfig{});
     int64_t rows_seen = 0;
-    LogitsCallback on_logits = [&](size_t, std::span<const float>) { ++rows_seen; };
-    auto results = generator.generate(requests, {}, hand_out_logits ? on_logits : LogitsCallback{});
+    if (hand_out_logits) engine.set_logits_callback([&](SequenceId, std::span<const float>) { ++rows_seen; });
+    std::vector<EngineRequest> requests;
+    for (const SamplingParams& sampling : samplings) {
+      EngineRequest request;
+      request.prompt = loaded.tokenizer->encode("Once upon a time", true);
+      request.max_new_tokens = 50;
+      request.sampling = sampling;
+      request.stop_ids = {2};
+      requests.push_back(request);
+    }
+    auto results = run_to_completion(engine, requests);
     EXPECT_EQ(rows_seen > 0, hand_out_logits);
     std::vector<std::vector<int32_t>> tokens;
     for (const auto& result : results) tokens.push_back(result.tokens);
@@ -232,9 +236,11 @@ TEST(Stories260K, OverLongPromptIsRejected) {
   SLKV_REQUIRE_SHARED();
   Loaded loaded = load(testing::stories_dir());
   std::vector<int32_t> prompt(600, 300);
-  KvCache cache(kv_geometry_for(loaded.model->config(), {700}), *loaded.backend);
-  Generator generator(*loaded.model, *loaded.backend, cache, {2});
-  EXPECT_THROW(generator.generate({{prompt, 10, {}}}), Error);
+  Engine engine(*loaded.model, *loaded.backend, EngineConfig{});
+  EngineRequest request;
+  request.prompt = prompt;
+  EXPECT_THROW(engine.submit(request), Error);
+  EXPECT_FALSE(engine.has_work());
 }
 
 }  // namespace

@@ -1,15 +1,18 @@
 // The CUDA backend's memory helpers: DeviceMemoryPool's size classes (host
-// arithmetic, runs everywhere CUDA is compiled), block reuse and DeviceBuffer
-// round trips (need a device; skipped without one).
+// arithmetic, runs everywhere CUDA is compiled), block reuse and BackendBuffer
+// round trips in device memory (need a device; skipped without one).
 #include <gtest/gtest.h>
 
 #ifdef SLKV_HAVE_CUDA
 
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <vector>
 
+#include "kernels/backend_buffer.h"
+#include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_device.h"
-#include "kernels/cuda/device_buffer.h"
 #include "kernels/cuda/device_memory_pool.h"
 
 namespace slkv {
@@ -50,16 +53,29 @@ TEST(DeviceMemoryPool, ReusesReleasedBlocks) {
   EXPECT_EQ(pool.bytes_cached(), 0u);
 }
 
-TEST(DeviceBuffer, RoundTrip) {
+// Device data held by host code: a BackendBuffer of the CUDA backend.
+TEST(CudaBackendBuffer, RoundTripMoveAndZero) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: cannot allocate device memory";
+  std::unique_ptr<Backend> cuda = make_cuda_backend();
   const std::vector<int32_t> values{1, -2, 3, 1 << 30};
-  DeviceBuffer buffer = DeviceBuffer::from(values);
-  EXPECT_EQ(buffer.bytes(), values.size() * sizeof(int32_t));
-  EXPECT_EQ(buffer.to_host<int32_t>(values.size()), values);
-  DeviceBuffer moved = std::move(buffer);
+  const int64_t bytes = int64_t(values.size() * sizeof(int32_t));
+  BackendBuffer buffer(*cuda, bytes);
+  EXPECT_EQ(buffer.bytes(), bytes);
+  cuda->copy_from_host(buffer.data(), values.data(), bytes);
+  std::vector<int32_t> back(values.size());
+  cuda->copy_to_host(back.data(), buffer.ints(), bytes);
+  EXPECT_EQ(back, values);
+  void* const data = buffer.data();
+  buffer.reserve(*cuda, bytes / 2);  // smaller: keeps the allocation and its contents
+  EXPECT_EQ(buffer.data(), data);
+  BackendBuffer moved = std::move(buffer);
   EXPECT_EQ(buffer.data(), nullptr);
-  moved.zero();
-  EXPECT_EQ(moved.to_host<int32_t>(values.size()), std::vector<int32_t>(values.size(), 0));
+  EXPECT_EQ(moved.data(), data);
+  cuda->fill_zero(moved.data(), bytes);
+  cuda->copy_to_host(back.data(), moved.data(), bytes);
+  EXPECT_EQ(back, std::vector<int32_t>(values.size(), 0));
+  moved.reset();
+  EXPECT_EQ(moved.data(), nullptr);
 }
 
 }  // namespace

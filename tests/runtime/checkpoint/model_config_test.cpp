@@ -245,6 +245,42 @@ TEST(ModelConfig, RefusesMissingOrNonPositiveInts) {
   expect_refused(json, "head_dim");
 }
 
+// Absurd dimensions (a corrupt or hostile config) are refused by name before
+// anything is sized by them; 2^31 layers used to end in std::bad_alloc.
+TEST(ModelConfig, RefusesAbsurdDimensions) {
+  for (const char* field : {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                            "num_key_value_heads", "head_dim", "vocab_size", "max_position_embeddings"}) {
+    for (Json huge : {Json(int64_t{1} << 31), Json(uint64_t{1} << 63), Json(~uint64_t{0})}) {
+      Json json = llama_config();
+      json[field] = huge;
+      try {
+        parse(json);
+        ADD_FAILURE() << field << " = " << huge.dump() << " was accepted";
+      } catch (const Error& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find(std::string("\"") + field + "\""), std::string::npos) << message;
+        EXPECT_NE(message.find("at most"), std::string::npos) << message;
+      }
+    }
+  }
+  // A head_dim derived from hidden_size / num_attention_heads is bounded too.
+  Json json = llama_config();
+  json["hidden_size"] = 1 << 17;
+  json["num_attention_heads"] = 1;
+  json["num_key_value_heads"] = 1;
+  expect_refused(json, "head_dim");
+  // Real large models stay well inside the bounds (Llama-3.1-405B's shape).
+  json = llama_config();
+  json["hidden_size"] = 16384;
+  json["intermediate_size"] = 53248;
+  json["num_hidden_layers"] = 126;
+  json["num_attention_heads"] = 128;
+  json["num_key_value_heads"] = 8;
+  json["vocab_size"] = 128256;
+  json["max_position_embeddings"] = 131072;
+  EXPECT_EQ(parse(json).num_layers, 126);
+}
+
 TEST(ModelConfig, RefusesWrongJsonTypes) {
   Json json = llama_config();
   json["hidden_size"] = "64";
