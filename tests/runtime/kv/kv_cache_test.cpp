@@ -231,3 +231,51 @@ TEST(KvCache, AppendAllThatRunsOutOfBlocksKeepsWhatItTook) {
 
 }  // namespace
 }  // namespace slkv
+
+namespace slkv {
+namespace {
+
+TEST(KvCacheFork, SharesBlocksAndCopiesATailBlockBeforeWritingIt) {
+  KvCache cache(small_geometry(), testing::host_backend());
+  const SequenceId parent = cache.add_sequence();
+  append_tokens(cache, parent, 0, 0, 6);  // blocks of 4: one full, one holding 2
+  const int64_t before = cache.pool().blocks_in_use();
+  cache.fork_sequence(parent, 7);
+  EXPECT_EQ(cache.pool().blocks_in_use(), before) << "a fork copies nothing";
+  EXPECT_EQ(cache.blocks_to_append(7, IndexRange{0, 1}, 1), 1) << "the shared tail block must be copied";
+  EXPECT_EQ(cache.blocks_to_append(7, IndexRange{0, 1}, 3), 2) << "its copy, then a new block";
+  // Each continues with its own tokens: neither sees the other's.
+  append_tokens(cache, parent, 0, 100, 1);
+  append_tokens(cache, 7, 0, 200, 2);
+  EXPECT_EQ(held_tokens(cache, parent, 0), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 100}));
+  EXPECT_EQ(held_tokens(cache, 7, 0), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 200, 201}));
+  EXPECT_EQ(cache.pool().blocks_in_use(), before + 1) << "one copied tail; the full block stays shared";
+  cache.remove_sequence(parent);
+  EXPECT_EQ(held_tokens(cache, 7, 0), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 200, 201}));
+  cache.remove_sequence(7);
+  EXPECT_EQ(cache.pool().blocks_in_use(), 0);
+}
+
+TEST(KvCacheFork, CopyingForkOwnsItsBlocks) {
+  KvCache cache(small_geometry(), testing::host_backend());
+  const SequenceId parent = cache.add_sequence();
+  append_tokens(cache, parent, 1, 0, 9);
+  cache.apply_window(parent, 1, 2, 3, WindowGrowth::Rolling);
+  const int64_t before = cache.pool().blocks_in_use();
+  cache.fork_sequence(parent, 3, /*copy_blocks=*/true);
+  EXPECT_EQ(cache.pool().blocks_in_use(), 2 * before);
+  EXPECT_EQ(held_tokens(cache, 3, 1), held_tokens(cache, parent, 1));
+  EXPECT_EQ(cache.retention(3, 1).kind, Retention::Kind::Window);
+  cache.remove_sequence(parent);
+  EXPECT_EQ(held_tokens(cache, 3, 1), (std::vector<int64_t>{0, 1, 6, 7, 8}));
+}
+
+TEST(KvCacheFork, ExplicitIdsMustBeUnused) {
+  KvCache cache(small_geometry(), testing::host_backend());
+  cache.add_sequence(5);
+  EXPECT_THROW(cache.add_sequence(5), InternalError);
+  EXPECT_NE(cache.add_sequence(), 5);
+}
+
+}  // namespace
+}  // namespace slkv
