@@ -31,14 +31,6 @@
 namespace slkv {
 namespace {
 
-// The anchor script in the shared test data: $SLKV_SHARED, else ../shared
-// beside the source tree.
-std::filesystem::path default_anchor_path() {
-  const char* shared = std::getenv("SLKV_SHARED");
-  const std::filesystem::path root = shared ? std::filesystem::path(shared)
-                                            : std::filesystem::path(SLKV_SOURCE_DIR).parent_path() / "shared";
-  return root / "anchors" / "llamacpp-bench";
-}
 
 
 // The same prompt tokens llama_decode_bench.c uses: BOS then an LCG's ids.
@@ -200,7 +192,7 @@ int run_bench(int argc, char** argv) {
   // Only for one CPU process: under mpirun its threads would share the cores with the other ranks.
   std::string anchor;
   if (cpu_alone)
-    anchor = args.count("llamacpp") ? args["llamacpp"].as<std::string>() : default_anchor_path().string();
+    anchor = args.count("llamacpp") ? args["llamacpp"].as<std::string>() : (shared_data_dir() / "anchors" / "llamacpp-bench").string();
   if (!anchor.empty()) {
     std::string type = args.count("llamacpp-type")       ? args["llamacpp-type"].as<std::string>()
                        : report["weight_dtype"] == "F32" ? "f32"

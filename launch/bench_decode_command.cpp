@@ -24,7 +24,9 @@
 #include "launch/cli_common.h"
 #include "launch/commands.h"
 #include "launch/device_choice.h"
+#include "core/comma_list.h"
 #include "core/error.h"
+#include "core/stats.h"
 #include "runtime/engine/engine.h"
 #include "runtime/kv/kv_cache.h"
 #include "runtime/model.h"
@@ -46,31 +48,14 @@ constexpr int64_t kWarmupSteps = 2;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values[values.size() / 2];
-}
-
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // "1,8,32" -> {1, 8, 32}; every entry a positive integer.
 std::vector<int64_t> parse_positive_list(const std::string& text, const std::string& flag) {
-  std::vector<int64_t> values;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    size_t used = 0;
-    int64_t value = 0;
-    try {
-      value = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size() || value < 1)
-      throw Error("--" + flag + " must be a comma-separated list of positive integers, got '" + text + "'");
-    values.push_back(value);
-  }
+  std::vector<int64_t> values = parse_int_list(text, "--" + flag);
   if (values.empty()) throw Error("--" + flag + " must list at least one value");
+  for (int64_t value : values)
+    if (value < 1) throw Error("--" + flag + " must be a comma-separated list of positive integers, got '" + text + "'");
   return values;
 }
 

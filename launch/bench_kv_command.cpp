@@ -27,7 +27,9 @@
 #include "launch/commands.h"
 #include "launch/device_choice.h"
 #include "launch/rank_layout.h"
+#include "core/comma_list.h"
 #include "core/error.h"
+#include "core/text_file.h"
 #include "runtime/engine/engine.h"
 #include "runtime/engine/run_to_completion.h"
 #include "runtime/kv/kv_policy.h"
@@ -38,28 +40,7 @@
 namespace slkv {
 namespace {
 
-// ---------------------------------------------------------------- flags
-
-template <typename T>
-std::vector<T> parse_list(const std::string& flag, const std::string& text) {
-  std::vector<T> values;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    std::istringstream parse(item);
-    T value{};
-    if (!(parse >> value) || !(parse >> std::ws).eof())
-      throw Error("--" + flag + " must be a comma-separated list of numbers, got '" + text + "'");
-    values.push_back(value);
-  }
-  return values;
-}
-
-std::filesystem::path default_text_dir() {
-  const char* shared = std::getenv("SLKV_SHARED");
-  const std::filesystem::path root = shared ? shared : std::filesystem::path(SLKV_SOURCE_DIR) / ".." / "shared";
-  return root / "data" / "paul-graham-essays";
-}
+// ---------------------------------------------------------------- prompts
 
 // The first `count` tokens (BOS included) of every *.txt file in `dir`, in
 // name order, skipping files too short to fill them (and the LICENSE file).
@@ -73,10 +54,7 @@ std::vector<std::vector<int32_t>> prompts_from_texts(const std::filesystem::path
   std::sort(files.begin(), files.end());
   std::vector<std::vector<int32_t>> prompts;
   for (const auto& file : files) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    std::vector<int32_t> tokens = tokenizer.encode(text.str(), true);
+    std::vector<int32_t> tokens = tokenizer.encode(read_text_file(file), true);
     if (static_cast<int64_t>(tokens.size()) < count) continue;
     tokens.resize(count);
     prompts.push_back(std::move(tokens));
@@ -318,8 +296,8 @@ int run_bench_kv(int argc, char** argv) {
   // clang-format off
   options.add_options()
       ("model", "model directory", cxxopts::value<std::string>())
-      ("text-dir", "directory of .txt files; each gives one prompt (its first --prompt-tokens tokens)",
-       cxxopts::value<std::string>()->default_value(default_text_dir().string()))
+      ("text-dir", "directory of .txt files; each gives one prompt (its first --prompt-tokens tokens) (default: data/paul-graham-essays in $SLKV_SHARED, else in the shared/ beside the source tree)",
+       cxxopts::value<std::string>())
       ("prompts", "number of prompts", cxxopts::value<int64_t>()->default_value("16"))
       ("prompt-tokens", "tokens per prompt, BOS included", cxxopts::value<int64_t>()->default_value("400"))
       ("new-tokens", "tokens generated per prompt", cxxopts::value<int64_t>()->default_value("64"))
@@ -364,13 +342,13 @@ int run_bench_kv(int argc, char** argv) {
   if (control_draws < 0) throw Error("--control-draws must be >= 0");
   if (timing_reps < 0) throw Error("--timing-reps must be >= 0");
   if (args["hybrid-budget"].as<int64_t>() < 0) throw Error("--hybrid-budget must be >= 0");
-  const std::vector<double> thresholds = parse_list<double>("thresholds", args["thresholds"].as<std::string>());
+  const std::vector<double> thresholds = parse_number_list(args["thresholds"].as<std::string>(), "--thresholds");
   const std::vector<int64_t> streaming_recent =
-      parse_list<int64_t>("streaming-recent", args["streaming-recent"].as<std::string>());
+      parse_int_list(args["streaming-recent"].as<std::string>(), "--streaming-recent");
   const std::vector<int64_t> snapkv_budgets =
-      parse_list<int64_t>("snapkv-budgets", args["snapkv-budgets"].as<std::string>());
+      parse_int_list(args["snapkv-budgets"].as<std::string>(), "--snapkv-budgets");
   for (double threshold : thresholds)
-    if (!std::isfinite(threshold)) throw Error("--thresholds must be finite numbers");
+    if (!(threshold >= 0 && threshold <= 1)) throw Error("--thresholds must be in [0, 1], got " + std::to_string(threshold));
   for (int64_t recent : streaming_recent)
     if (recent < 1) throw Error("--streaming-recent windows must be >= 1");
   for (int64_t budget : snapkv_budgets)
@@ -393,7 +371,8 @@ int run_bench_kv(int argc, char** argv) {
   base.snapkv_budget = args["hybrid-budget"].as<int64_t>();
   base.validate();  // names the flag of a bad value
 
-  const std::filesystem::path text_dir = args["text-dir"].as<std::string>();
+  const std::filesystem::path text_dir = args.count("text-dir") ? std::filesystem::path(args["text-dir"].as<std::string>())
+                                                                : shared_data_dir() / "data" / "paul-graham-essays";
   // Lists: the prompts, then (last) the timing prompt at the longest context, if any.
   std::vector<std::vector<int32_t>> token_lists;
   if (layout.coordinator()) {

@@ -87,6 +87,11 @@ std::vector<std::string> read_prompts_file(const std::filesystem::path& path) {
   return prompts;
 }
 
+std::filesystem::path shared_data_dir() {
+  if (const char* shared = std::getenv("SLKV_SHARED")) return shared;
+  return std::filesystem::path(SLKV_SOURCE_DIR).parent_path() / "shared";
+}
+
 SamplingParams generation_defaults(const std::filesystem::path& model_dir) {
   SamplingParams params;
   const std::filesystem::path path = model_dir / "generation_config.json";

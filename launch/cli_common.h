@@ -46,6 +46,10 @@ InputText read_input_text(const std::filesystem::path& path);
 // anything else, invalid UTF-8 included.
 std::vector<std::string> read_prompts_file(const std::filesystem::path& path);
 
+// The shared data (anchors, essays) the benchmarks default to: $SLKV_SHARED,
+// else the shared/ beside the source tree.
+std::filesystem::path shared_data_dir();
+
 // Sampling defaults from dir/generation_config.json as Hugging Face applies
 // them (do_sample false or absent = greedy). Throws slkv::Error naming the
 // file and field of a value of the wrong type or out of range.

@@ -21,6 +21,7 @@
 #include "parallel/mpi_communicator.h"
 #include "parallel/topology.h"
 #include "core/error.h"
+#include "core/timer.h"
 #include "runtime/engine/engine.h"
 #include "runtime/engine/run_to_completion.h"
 #include "runtime/model.h"
@@ -68,8 +69,8 @@ int run_generate(int argc, char** argv) {
       ("prompts-file", "file with one JSON string per line, continuously batched", cxxopts::value<std::string>())
       ("max-new-tokens", "tokens to generate at most", cxxopts::value<int64_t>()->default_value("256"))
       ("temperature", "0 = greedy (default: generation_config.json, else 0)", cxxopts::value<float>())
-      ("top-k", "keep the k most likely tokens (0 = off)", cxxopts::value<int64_t>())
-      ("top-p", "nucleus sampling mass (1 = off)", cxxopts::value<float>())
+      ("top-k", "keep the k most likely tokens, 0 = off (default: generation_config.json when it samples, else 0)", cxxopts::value<int64_t>())
+      ("top-p", "nucleus sampling mass, 1 = off (default: generation_config.json when it samples, else 1)", cxxopts::value<float>())
       ("seed", "sampling seed (default: random)", cxxopts::value<uint64_t>())
       ("json", "print one JSON object per prompt instead of streaming text")
       ("dump-decisions", "every rank writes DIR/rank<N>.json with the lazy-layer decisions it applied", cxxopts::value<std::string>())
@@ -113,7 +114,7 @@ int run_generate(int argc, char** argv) {
   const int64_t max_new_tokens = args["max-new-tokens"].as<int64_t>();
   if (max_new_tokens < 0) throw Error("--max-new-tokens must be >= 0, got " + std::to_string(max_new_tokens));
 
-  auto load_start = std::chrono::steady_clock::now();
+  const Timer load_timer;
   // Only the coordinator tokenizes; the other ranks get token ids in the step plans.
   std::optional<Tokenizer> tokenizer;
   if (coordinator) tokenizer.emplace(Tokenizer::load(model_dir));
@@ -123,7 +124,7 @@ int run_generate(int argc, char** argv) {
   const KvPolicyConfig kv_policy = kv_policy_from_args(args, model.config());
   EngineConfig engine_config = engine_config_from_args(args, kv_policy);
   engine_config.micro_batches = micro_batches;
-  const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+  const double load_seconds = load_timer.seconds();
 
   std::vector<EngineRequest> requests;
   if (coordinator) {
@@ -151,7 +152,7 @@ int run_generate(int argc, char** argv) {
 
   const double communication_before = communication_seconds();
   std::vector<RequestResult> results;
-  const auto run_start = std::chrono::steady_clock::now();
+  const Timer run_timer;
   if (coordinator) {
     // A single prompt streams its text as it is generated.
     const bool stream = !json_output && requests.size() == 1;
@@ -186,7 +187,7 @@ int run_generate(int argc, char** argv) {
   } else {
     engine.follow();
   }
-  const double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  const double run_seconds = run_timer.seconds();
   const double communication_ms = (communication_seconds() - communication_before) * 1e3;
 
   // Every rank writes the decision vectors its policy applied (in submission order).

@@ -3,6 +3,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "core/comma_list.h"
 #include "core/error.h"
 
 namespace slkv {
@@ -24,24 +25,7 @@ Topology Topology::make(int world_size, int rank, int tp, int pp) {
   return t;
 }
 
-std::vector<int64_t> parse_layer_counts(const std::string& text) {
-  std::vector<int64_t> counts;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    size_t used = 0;
-    int64_t value = -1;
-    try {
-      value = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size())
-      throw Error("--pp-layers " + text + ": '" + item + "' is not a layer count");
-    counts.push_back(value);
-  }
-  return counts;
-}
+std::vector<int64_t> parse_layer_counts(const std::string& text) { return parse_int_list(text, "--pp-layers"); }
 
 std::vector<IndexRange> stage_layers(int64_t num_layers, int pp, const std::vector<int64_t>& counts) {
   if (pp > num_layers)
@@ -53,7 +37,10 @@ std::vector<IndexRange> stage_layers(int64_t num_layers, int pp, const std::vect
     return stages;
   }
   std::string listed;
-  for (size_t i = 0; i < counts.size(); ++i) listed += (i ? "," : "") + std::to_string(counts[i]);
+  for (size_t i = 0; i < counts.size(); ++i) {
+    if (i > 0) listed += ',';
+    listed += std::to_string(counts[i]);
+  }
   if (static_cast<int>(counts.size()) != pp)
     throw Error("--pp-layers " + listed + " gives " + std::to_string(counts.size()) + " stages, --pp is " +
                 std::to_string(pp));
