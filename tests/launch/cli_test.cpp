@@ -124,6 +124,44 @@ TEST(Cli, OverLongPromptIsRejected) {
   auto result = run_slkv("generate " + model_flag() + " --prompt '" + prompt + "'", true);
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.output.find("max_position_embeddings"), std::string::npos) << result.output;
+  // Refused before the prompt is echoed: nothing on stdout.
+  auto stdout_only = run_slkv("generate " + model_flag() + " --prompt '" + prompt + "'");
+  EXPECT_EQ(stdout_only.exit_code, 1);
+  EXPECT_EQ(stdout_only.output, "");
+}
+
+TEST(Cli, ARandomSeedIsPrintedSoTheRunCanBeRepeated) {
+  SLKV_REQUIRE_SHARED();
+  const std::string args = "generate " + model_flag() + " --prompt 'Once upon a time' --temperature 1 --max-new-tokens 12";
+  const auto first = run_slkv(args, true);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const size_t at = first.output.find("[seed ");
+  ASSERT_NE(at, std::string::npos) << first.output;
+  const std::string seed = first.output.substr(at + 6, first.output.find(']', at) - at - 6);
+  // The printed seed reproduces the first run's text.
+  const size_t text_at = first.output.find("Once upon a time");
+  ASSERT_NE(text_at, std::string::npos) << first.output;
+  const std::string text = first.output.substr(text_at, first.output.find('\n', text_at) - text_at);
+  EXPECT_EQ(run_slkv(args + " --seed " + seed).output, text + "\n");
+  // Greedy runs draw nothing: no seed line.
+  EXPECT_EQ(run_slkv("generate " + model_flag() + " --prompt Once --temperature 0 --max-new-tokens 3", true)
+                .output.find("[seed "),
+            std::string::npos);
+}
+
+TEST(Cli, LayerScoresAreProbabilities) {
+  SLKV_REQUIRE_SHARED();
+  // Windows wider than the prompt: every score is the whole attention mass, 1 up to rounding.
+  auto result = run_slkv("generate " + model_flag() +
+                         " --prompt 'Once upon a time there was a cat' --max-new-tokens 2 --json --recent 64");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const nlohmann::json out = nlohmann::json::parse(result.output);
+  ASSERT_EQ(out["kv"]["layer_scores"].size(), 5u);
+  for (const auto& score : out["kv"]["layer_scores"]) {
+    EXPECT_GE(score.get<double>(), 0.0);
+    EXPECT_LE(score.get<double>(), 1.0);
+    EXPECT_NEAR(score.get<double>(), 1.0, 1e-5);
+  }
 }
 
 }  // namespace
