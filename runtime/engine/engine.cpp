@@ -147,14 +147,14 @@ void Engine::extend(SequenceId id, std::span<const int32_t> new_tokens, int64_t 
   if (total >= model_.config().max_position_embeddings)
     throw Error("the sequence would hold " + std::to_string(total) + " tokens, the model's context is " +
                 std::to_string(model_.config().max_position_embeddings));
+  if (s.pending() + static_cast<int64_t>(new_tokens.size()) == 0)
+    throw Error("sequence " + std::to_string(id) + " ended on a stop token: extend it with at least one token");
   s.tokens.insert(s.tokens.end(), new_tokens.begin(), new_tokens.end());
   s.turn_start = static_cast<int64_t>(s.tokens.size());
   s.turn_generated = 0;
   s.turn_max_new = max_new_tokens;
   s.has_first_token = false;
   s.queued_at = std::chrono::steady_clock::now();
-  if (s.pending() == 0)
-    throw Error("sequence " + std::to_string(id) + " ended on a stop token: extend it with at least one token");
   s.state = EngineSequence::State::Waiting;
   scheduler_->enqueue(id);
 }

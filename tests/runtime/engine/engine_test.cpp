@@ -277,6 +277,28 @@ TEST(Engine, ForkSharesBlocksAndContinuesLikeAFreshRun) {
   EXPECT_EQ(engine.cache().pool().blocks_in_use(), 0);
 }
 
+TEST(Engine, StopStringsEndARequestAcrossTokenBoundaries) {
+  SLKV_REQUIRE_SHARED();
+  Fixture f;
+  Engine engine(*f.model, *f.backend, EngineConfig{}, nullptr, &f.tokenizer);
+  const RequestResult free_run = run_to_completion(engine, {request(f.prompt(20), 60)})[0];
+  const std::string text = f.tokenizer.decode(free_run.tokens, true);
+  ASSERT_GT(text.size(), 12u);
+  // A stop string that starts inside one token and ends in a later one.
+  const std::string stop = text.substr(text.size() / 2, 5);
+  EngineRequest r = request(f.prompt(20), 60);
+  r.stop_strings = {"no such text", stop};
+  const RequestResult stopped = run_to_completion(engine, {r})[0];
+  EXPECT_EQ(stopped.reason, FinishReason::Stop);
+  EXPECT_EQ(stopped.stop_string, stop);
+  const std::string stopped_text = f.tokenizer.decode(stopped.tokens, true);
+  EXPECT_NE(stopped_text.find(stop), std::string::npos);
+  // It ended at the first token that completed the stop string.
+  std::vector<int32_t> shorter(stopped.tokens.begin(), stopped.tokens.end() - 1);
+  EXPECT_EQ(f.tokenizer.decode(shorter, true).find(stop), std::string::npos);
+  EXPECT_THROW(Engine(*f.model, *f.backend, EngineConfig{}).submit(r), Error) << "stop strings need a tokenizer";
+}
+
 TEST(Engine, BadRequestsAreRefusedBeforeAnythingRuns) {
   SLKV_REQUIRE_SHARED();
   Fixture f;
