@@ -61,7 +61,7 @@ PY
 }
 echo "| run | prompts | prompt tokens | generated | seconds | output tok/s | total tok/s | peak KV blocks | steps | preemptions |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
-for batch in 1 8 32 64; do
+for batch in ${SLKV_BENCH_BATCHES:-1 8 32 64}; do
   "$bin" generate "${common[@]}" --max-batch "$batch" > "$out/batch$batch.jsonl"
   summarize "max-batch $batch" "$out/batch$batch.jsonl"
 done
