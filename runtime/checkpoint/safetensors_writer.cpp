@@ -48,6 +48,7 @@ void SafetensorsWriter::write(std::span<const std::byte> bytes) {
   if (written_ + bytes.size() > data_size_) {
     throw InternalError("more data than declared for " + path_.string());
   }
+  if (bytes.empty()) return;  // an empty tensor's span may hold no pointer, which fwrite must not get
   if (std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size()) {
     throw Error("cannot write " + path_.string() + ": " + std::strerror(errno));
   }
