@@ -13,24 +13,15 @@
 #include "runtime/kv/kv_policy.h"
 #include "runtime/model.h"
 #include "runtime/tokenizer/tokenizer.h"
+#include "tests/stories_fixture.h"
 #include "tests/test_support.h"
 #include "kernels/cpu/sampling.h"
 
 namespace slkv {
 namespace {
 
-// A real story of about 170 tokens (stories260K's own greedy text).
-const char* kStory =
-    "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw "
-    "a big, red ball. She wanted to play with it, but it was too high. Lily's mom said, \"Lily, let's go to the "
-    "park.\" Lily was sad and didn't know what to do. She said, \"I want to play with your ball, but I can't find "
-    "it.\" Lily was sad and didn't know what to do. She said, \"I'm sorry, Lily. I didn't know what to do.\"";
-
-struct Fixture {
-  std::unique_ptr<Model> model = Model::load(testing::stories_dir());
-  Tokenizer tokenizer = Tokenizer::load(testing::stories_dir());
-  std::unique_ptr<Backend> backend = make_cpu_backend(2);
-};
+using testing::kStory;
+using Fixture = testing::StoriesFixture;
 
 KvPolicyConfig policy(KvPolicyKind kind, double threshold = 0.65, int64_t sink = 4, int64_t recent = 24) {
   KvPolicyConfig config;

@@ -429,7 +429,6 @@ TEST(CliUsage, HelpShowsEveryDefault) {
   // Options without a default: required inputs and opt-in outputs.
   const std::set<std::string> no_default = {"model", "prompt", "prompts-file", "out", "input", "dump-decisions",
                                             "data"};
-  // TODO(generate_command.cpp): remove once its --top-k and --top-p say their default.
   for (const char* command : {"generate", "tokenize", "inspect", "make-test-model", "bench", "analyze-layers",
                               "bench-kv", "bench-decode"}) {
     auto result = run_slkv(std::string(command) + " --help");

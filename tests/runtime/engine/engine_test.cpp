@@ -13,31 +13,14 @@
 #include "kernels/cpu/cpu_backend.h"
 #include "runtime/engine/run_to_completion.h"
 #include "runtime/tokenizer/tokenizer.h"
+#include "tests/stories_fixture.h"
 #include "tests/test_support.h"
 
 namespace slkv {
 namespace {
 
-const char* kStory =
-    "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw "
-    "a big, red ball. She wanted to play with it, but it was too high. Lily's mom said, \"Lily, let's go to the "
-    "park.\" Lily was sad and didn't know what to do. She said, \"I want to play with your ball, but I can't find "
-    "it.\" Lily was sad and didn't know what to do. She said, \"I'm sorry, Lily. I didn't know what to do.\"";
-
-struct Fixture {
-  std::unique_ptr<Model> model = Model::load(testing::stories_dir());
-  Tokenizer tokenizer = Tokenizer::load(testing::stories_dir());
-  std::unique_ptr<Backend> backend = make_cpu_backend(2);
-
-  // The first n ids of the story (repeated as needed), BOS first.
-  std::vector<int32_t> prompt(size_t n) const {
-    std::vector<int32_t> ids = tokenizer.encode(kStory, true);
-    const std::vector<int32_t> more = tokenizer.encode(kStory, false);
-    while (ids.size() < n) ids.insert(ids.end(), more.begin(), more.end());
-    ids.resize(n);
-    return ids;
-  }
-};
+using testing::kStory;
+using Fixture = testing::StoriesFixture;
 
 KvPolicyConfig policy(const std::string& kind, LazyDetect detect) {
   KvPolicyConfig config;
