@@ -22,15 +22,6 @@ int cuda_device_count() {
   return count;
 }
 
-int local_rank_from_environment() {
-  const char* value = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
-  if (!value || !*value) return 0;
-  char* end = nullptr;
-  const long rank = std::strtol(value, &end, 10);
-  if (*end != '\0' || rank < 0) throw Error(std::string("OMPI_COMM_WORLD_LOCAL_RANK is not a rank: '") + value + "'");
-  return static_cast<int>(rank);
-}
-
 int select_cuda_device(int local_rank) {
   SLKV_CHECK(local_rank >= 0, "local rank " << local_rank);
   const int count = cuda_device_count();

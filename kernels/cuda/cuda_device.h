@@ -6,10 +6,6 @@ namespace slkv {
 // Number of CUDA devices visible to this process (0 without a driver).
 int cuda_device_count();
 
-// This process's rank among the ranks on its node: OMPI_COMM_WORLD_LOCAL_RANK
-// as Open MPI's mpirun sets it, 0 when unset (a single process).
-int local_rank_from_environment();
-
 // Makes device local_rank % cuda_device_count() current for the calling
 // thread and returns it, so ranks sharing a node spread over its GPUs.
 // Throws slkv::Error when no device is visible.
