@@ -78,6 +78,26 @@ class Backend {
   // another region's destination.
   virtual void copy_regions(std::span<const CopyRegion> regions) = 0;
 
+  // ---- host memory for offloaded KV (offload/) ----
+  // Host memory that copy_host_regions moves data to and from: page-locked
+  // (pinned) under CUDA, so copies run asynchronously at the link's speed;
+  // page-aligned under the CPU backend. Throws slkv::Error when it cannot.
+  virtual void* allocate_host(int64_t bytes) = 0;
+  virtual void release_host(void* data) = 0;
+  // Every region's copy between this backend's memory and allocate_host()
+  // memory as one operation: device -> host when to_host, else host ->
+  // device. It runs after the work issued so far (so it reads what that
+  // work wrote); under CUDA on the copy stream, overlapping later compute.
+  // Regions may not overlap each other.
+  virtual void copy_host_regions(std::span<const CopyRegion> regions, bool to_host) = 0;
+  // The fence: work issued after it waits for the host copies issued before
+  // it (a restored layer is read only once it is there; a freed block is
+  // rewritten only once it is parked). The host itself does not block.
+  virtual void fence_host_copies() = 0;
+  // Blocks the host until the host copies issued so far are done (before
+  // host memory they wrote is read or they read is reused).
+  virtual void wait_host_copies() = 0;
+
   // y[t][r] = sum_c x[t][c] * W[r][c] for t < n_tokens (x: n_tokens x cols,
   // y: n_tokens x rows). n_tokens == 1 is the bandwidth-bound decode case.
   virtual void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) = 0;

@@ -19,7 +19,8 @@ void add_kv_policy_options(cxxopts::Options& options) {
       ("obs-window", "prompt queries observed in prefill detection and by SnapKV (default: preset 32)", cxxopts::value<int64_t>())
       ("lazy-window", "rolling (keep at most sink+recent) or grow (keep appending) (default: preset rolling)", cxxopts::value<std::string>())
       ("snapkv-budget", "prompt tokens SnapKV keeps per KV head besides the observation window (default: preset 1024)", cxxopts::value<int64_t>())
-      ("snapkv-pool", "SnapKV max-pool kernel size (odd) (default: preset 7)", cxxopts::value<int64_t>());
+      ("snapkv-pool", "SnapKV max-pool kernel size (odd) (default: preset 7)", cxxopts::value<int64_t>())
+      ("reidentify", "a session's next turn: exact (restore parked KV, score the whole history), cached (score the windowed cache, restore layers that turn non-lazy) or none (dropped KV is gone)", cxxopts::value<std::string>()->default_value("exact"));
   // clang-format on
 }
 
@@ -44,6 +45,7 @@ KvPolicyConfig kv_policy_from_args(const cxxopts::ParseResult& args, const Model
   if (args.count("lazy-window")) config.growth = parse_lazy_window(args["lazy-window"].as<std::string>());
   if (args.count("snapkv-budget")) config.snapkv_budget = args["snapkv-budget"].as<int64_t>();
   if (args.count("snapkv-pool")) config.snapkv_pool = args["snapkv-pool"].as<int64_t>();
+  config.reidentify = parse_reidentify(args["reidentify"].as<std::string>());
   config.validate();
   return config;
 }

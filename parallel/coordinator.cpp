@@ -61,7 +61,7 @@ void Coordinator::reduce_key_mass(std::vector<float>& key_mass) {
 
 void Coordinator::merge_kv_report(KvReport& kv) {
   const size_t layers = kv.kv_tokens_per_layer.size();
-  std::vector<double> sums(layers + 3, 0.0);
+  std::vector<double> sums(layers + 7, 0.0);
   // Tokens per layer: one TP rank of every stage (stages hold disjoint
   // layers, TP ranks of a stage the same tokens); bytes and blocks: every rank.
   if (context_.topology().tp_rank == 0)
@@ -69,11 +69,20 @@ void Coordinator::merge_kv_report(KvReport& kv) {
   sums[layers] = static_cast<double>(kv.kv_bytes);
   sums[layers + 1] = static_cast<double>(kv.kv_bytes_full);
   sums[layers + 2] = static_cast<double>(kv.kv_blocks);
+  // Offload: every rank parks its own slice.
+  sums[layers + 3] = static_cast<double>(kv.offload.bytes_parked);
+  sums[layers + 4] = static_cast<double>(kv.offload.bytes_restored);
+  sums[layers + 5] = static_cast<double>(kv.offload.bytes_evicted);
+  sums[layers + 6] = static_cast<double>(kv.offload.bytes_held);
   context_.world().all_reduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
   for (size_t l = 0; l < layers; ++l) kv.kv_tokens_per_layer[l] = static_cast<int64_t>(sums[l]);
   kv.kv_bytes = static_cast<int64_t>(sums[layers]);
   kv.kv_bytes_full = static_cast<int64_t>(sums[layers + 1]);
   kv.kv_blocks = static_cast<int64_t>(sums[layers + 2]);
+  kv.offload.bytes_parked = static_cast<int64_t>(sums[layers + 3]);
+  kv.offload.bytes_restored = static_cast<int64_t>(sums[layers + 4]);
+  kv.offload.bytes_evicted = static_cast<int64_t>(sums[layers + 5]);
+  kv.offload.bytes_held = static_cast<int64_t>(sums[layers + 6]);
   kv.compression_ratio = kv.kv_bytes > 0 ? static_cast<double>(kv.kv_bytes_full) / kv.kv_bytes : 1.0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -60,6 +61,21 @@ void CpuBackend::fill_zero(void* dst, int64_t bytes) {
 }
 
 void CpuBackend::copy_regions(std::span<const CopyRegion> regions) { cpu::copy_regions(regions); }
+
+// Page-aligned, as pinned memory is under CUDA.
+void* CpuBackend::allocate_host(int64_t bytes) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t size = (static_cast<size_t>(std::max<int64_t>(bytes, 1)) + page - 1) / page * page;
+  void* data = std::aligned_alloc(page, size);
+  if (!data) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes of offload memory");
+  return data;
+}
+
+void CpuBackend::release_host(void* data) { std::free(data); }
+
+void CpuBackend::copy_host_regions(std::span<const CopyRegion> regions, bool /*to_host*/) {
+  cpu::copy_regions(regions);  // both sides are host memory
+}
 
 void CpuBackend::matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) {
   cpu::matmul(x, n_tokens, w, y, n_threads_);

@@ -25,6 +25,12 @@ class CpuBackend final : public Backend {
   void copy(void* dst, const void* src, int64_t bytes) override;
   void fill_zero(void* dst, int64_t bytes) override;
   void copy_regions(std::span<const CopyRegion> regions) override;
+  // Host copies are plain (threaded) memcpys, done when the call returns.
+  void* allocate_host(int64_t bytes) override;
+  void release_host(void* data) override;
+  void copy_host_regions(std::span<const CopyRegion> regions, bool to_host) override;
+  void fence_host_copies() override {}
+  void wait_host_copies() override {}
   int n_threads() const { return n_threads_; }
 
   void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) override;

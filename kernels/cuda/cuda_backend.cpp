@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "kernels/cuda/attention_kernels.h"
 #include "kernels/cuda/attention_mass_kernels.h"
@@ -75,6 +76,7 @@ CudaBackend::CudaBackend() {
     CUDA_CHECK(cudaStreamCreate(&copy_));
     CUDA_CHECK(cudaEventCreateWithFlags(&compute_reached_, cudaEventDisableTiming));
     CUDA_CHECK(cudaEventCreateWithFlags(&copy_reached_, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&host_copies_done_, cudaEventDisableTiming));
     CUBLAS_CHECK(cublasCreate(&cublas_));
     CUBLAS_CHECK(cublasSetStream(cublas_, compute_));
     // Set after the stream (setting a stream resets the workspace).
@@ -112,12 +114,13 @@ void CudaBackend::destroy() {
   if (results_) cudaFreeHost(results_);
   if (compute_reached_) cudaEventDestroy(compute_reached_);
   if (copy_reached_) cudaEventDestroy(copy_reached_);
+  if (host_copies_done_) cudaEventDestroy(host_copies_done_);
   if (copy_) cudaStreamDestroy(copy_);
   if (compute_) cudaStreamDestroy(compute_);
   cublas_ = nullptr;
   embedding_error_ = nullptr;
   results_ = nullptr;
-  compute_reached_ = copy_reached_ = nullptr;
+  compute_reached_ = copy_reached_ = host_copies_done_ = nullptr;
   compute_ = copy_ = nullptr;
 }
 
@@ -201,6 +204,51 @@ void CudaBackend::copy_regions(std::span<const CopyRegion> regions) {
   const void* table = uploads_->upload(regions.data(), regions.size_bytes());
   cuda::launch_copy_regions(static_cast<const cuda::DeviceCopyRegion*>(table), int64_t(regions.size()), compute_);
 }
+
+void* CudaBackend::allocate_host(int64_t bytes) {
+  SLKV_CHECK(bytes >= 0, "allocating " << bytes << " bytes");
+  void* data = nullptr;
+  const cudaError_t status = cudaHostAlloc(&data, size_t(std::max<int64_t>(bytes, 1)), cudaHostAllocPortable);
+  if (status != cudaSuccess)
+    throw Error("cudaHostAlloc of " + std::to_string(bytes) + " bytes of pinned offload memory failed: " +
+                cudaGetErrorString(status));
+  return data;
+}
+
+void CudaBackend::release_host(void* data) {
+  if (!data) return;
+  cudaStreamSynchronize(copy_);  // a copy may still read or write it
+  cudaFreeHost(data);
+}
+
+void CudaBackend::copy_host_regions(std::span<const CopyRegion> regions, bool to_host) {
+  std::vector<void*> dsts;
+  std::vector<const void*> srcs;
+  std::vector<size_t> sizes;
+  for (const CopyRegion& region : regions) {
+    SLKV_CHECK(region.bytes >= 0, "copying " << region.bytes << " bytes");
+    if (region.bytes == 0) continue;
+    dsts.push_back(region.dst);
+    srcs.push_back(region.src);
+    sizes.push_back(size_t(region.bytes));
+  }
+  if (dsts.empty()) return;
+  // After the compute stream's work so far (it wrote what goes to the host,
+  // or still reads what a restore overwrites).
+  CUDA_CHECK(cudaEventRecord(compute_reached_, compute_));
+  CUDA_CHECK(cudaStreamWaitEvent(copy_, compute_reached_, 0));
+  cudaMemcpyAttributes attributes{};
+  attributes.srcAccessOrder = cudaMemcpySrcAccessOrderStream;
+  attributes.flags = cudaMemcpyFlagPreferOverlapWithCompute;
+  size_t first = 0;
+  CUDA_CHECK(cudaMemcpyBatchAsync(dsts.data(), srcs.data(), sizes.data(), dsts.size(), &attributes, &first, 1, copy_));
+  CUDA_CHECK(cudaEventRecord(host_copies_done_, copy_));
+  (void)to_host;  // the driver tells the direction from the pointers (unified addressing)
+}
+
+void CudaBackend::fence_host_copies() { CUDA_CHECK(cudaStreamWaitEvent(compute_, host_copies_done_, 0)); }
+
+void CudaBackend::wait_host_copies() { CUDA_CHECK(cudaEventSynchronize(host_copies_done_)); }
 
 void CudaBackend::matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) {
   SLKV_CHECK(n_tokens >= 0 && w.rows >= 0 && w.cols >= 0,

@@ -52,6 +52,15 @@ class CudaBackend final : public Backend {
   void fill_zero(void* dst, int64_t bytes) override;
   // One kernel for all regions; the region table goes up through the upload ring.
   void copy_regions(std::span<const CopyRegion> regions) override;
+  // Offload memory is cudaHostAlloc'ed (pinned). copy_host_regions is one
+  // cudaMemcpyBatchAsync on the copy stream after the compute stream's work
+  // so far; fence_host_copies makes the compute stream wait for it,
+  // wait_host_copies the host.
+  void* allocate_host(int64_t bytes) override;
+  void release_host(void* data) override;
+  void copy_host_regions(std::span<const CopyRegion> regions, bool to_host) override;
+  void fence_host_copies() override;
+  void wait_host_copies() override;
 
   void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) override;
   void add_bias(float* y, const float* bias, int64_t n_tokens, int64_t dim) override;
@@ -116,6 +125,7 @@ class CudaBackend final : public Backend {
   CUstream_st* copy_ = nullptr;
   CUevent_st* compute_reached_ = nullptr;  // marks the compute stream for the copy stream to wait on
   CUevent_st* copy_reached_ = nullptr;     // and the other way round
+  CUevent_st* host_copies_done_ = nullptr;  // the last copy_host_regions batch
   cublasContext* cublas_ = nullptr;
   DeviceMemoryPool pool_;
   std::unique_ptr<UploadRing> uploads_;

@@ -1,6 +1,7 @@
 #include "runtime/engine/engine.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/error.h"
 
@@ -35,8 +36,8 @@ int64_t kv_blocks_default(const ModelConfig& config, const AttentionShape& shape
 }
 
 Engine::Engine(Model& model, Backend& backend, const EngineConfig& config, DistributedSync* sync,
-               const Tokenizer* tokenizer)
-    : model_(model), backend_(backend), config_(config), sync_(sync), tokenizer_(tokenizer) {
+               const Tokenizer* tokenizer, DroppedKvStore* dropped)
+    : model_(model), backend_(backend), config_(config), sync_(sync), tokenizer_(tokenizer), dropped_(dropped) {
   config_.kv_policy.validate();
   if (config_.limits.max_batch < 1)
     throw Error("--max-batch must be >= 1, got " + std::to_string(config_.limits.max_batch));
@@ -57,6 +58,7 @@ Engine::Engine(Model& model, Backend& backend, const EngineConfig& config, Distr
   geometry.head_dim = c.head_dim;
   geometry.max_blocks = config_.kv_blocks;
   cache_ = std::make_unique<KvCache>(geometry, backend);
+  cache_->set_dropped_store(dropped_);
   policy_ = std::make_unique<KvPolicy>(c.num_layers, backend, sync);
   scheduler_ = std::make_unique<Scheduler>(config_.limits, *cache_, layers_);
 }
@@ -105,6 +107,8 @@ SequenceId Engine::submit(EngineRequest request) {
   s.trim_position = n + (waits ? 1 : 0);
   s.turn_start = n;
   s.turn_max_new = s.request.max_new_tokens;
+  // A session parks what its lazy layers drop, so its next turn can restore it.
+  s.parks = s.request.keep && dropped_ && policy.uses_lazy_layers() && policy.reidentify != Reidentify::None;
   s.queued_at = std::chrono::steady_clock::now();
   auto [it, inserted] = sequences_.emplace(id, std::move(s));
   EngineSequence& added = it->second;
@@ -151,6 +155,19 @@ void Engine::extend(SequenceId id, std::span<const int32_t> new_tokens, int64_t 
     throw Error("sequence " + std::to_string(id) + " ended on a stop token: extend it with at least one token");
   s.tokens.insert(s.tokens.end(), new_tokens.begin(), new_tokens.end());
   s.turn_start = static_cast<int64_t>(s.tokens.size());
+  s.turns += 1;
+  s.boundaries.clear();  // the last turn's; this one's are recorded as it runs
+  const bool waits = s.policy.uses_lazy_layers() && s.policy.detect == LazyDetect::Decode;
+  s.trim_position = s.turn_start + (waits ? 1 : 0);
+  if (s.in_cache && !s.lost) {
+    s.new_turn = true;
+  } else {
+    if (s.in_cache) {  // its parked KV is gone: its windowed layers cannot come back
+      pending_.evicted.push_back(id);
+      s.in_cache = false;
+    }
+    start_from_scratch(s);
+  }
   s.turn_generated = 0;
   s.turn_max_new = max_new_tokens;
   s.has_first_token = false;
@@ -179,6 +196,36 @@ SequenceId Engine::fork(SequenceId parent_id, bool copy_blocks) {
   return id;
 }
 
+void Engine::evict(SequenceId id) {
+  EngineSequence& s = sequence(id);
+  if (s.state != EngineSequence::State::Idle)
+    throw Error("sequence " + std::to_string(id) + " is not a finished, kept sequence");
+  if (!s.in_cache) return;
+  pending_.evicted.push_back(id);
+  s.in_cache = false;
+  ++stats_.sessions_evicted;
+}
+
+void Engine::start_from_scratch(EngineSequence& s) {
+  // Everything computed before is computed again.
+  s.reprefilled_tokens += s.computed;
+  stats_.reprefilled_tokens += s.computed;
+  s.computed = 0;
+  s.prompt_tokens = s.turn_start;
+  s.preempted = false;
+  s.lost = false;
+  s.new_turn = false;
+}
+
+std::optional<SequenceId> Engine::idle_session_to_evict() const {
+  std::optional<SequenceId> oldest;
+  for (const auto& [id, s] : sequences_)
+    if (s.state == EngineSequence::State::Idle && s.in_cache &&
+        (!oldest || s.idle_since < sequences_.at(*oldest).idle_since))
+      oldest = id;
+  return oldest;
+}
+
 void Engine::shutdown() {
   if (!sync_ || !coordinator()) return;
   StepPlan stop;
@@ -191,29 +238,55 @@ bool Engine::apply_structure(const StepPlan& plan) {
   for (SequenceId id : plan.removed) {
     if (cache_->has_sequence(id)) cache_->remove_sequence(id);
     policy_->remove_sequence(id);
+    if (dropped_) dropped_->remove_sequence(id);
   }
   for (SequenceId id : plan.preempted) {
     cache_->remove_sequence(id);
     ++stats_.preemptions;
   }
+  for (SequenceId id : plan.evicted) {
+    if (cache_->has_sequence(id)) cache_->remove_sequence(id);
+    policy_->remove_sequence(id);
+    if (dropped_) dropped_->remove_sequence(id);
+  }
   for (const PlannedFork& fork : plan.forks) {
     cache_->fork_sequence(fork.parent, fork.child, fork.copy_blocks);
     policy_->fork_sequence(fork.parent, fork.child);
+    if (dropped_) dropped_->fork_sequence(fork.parent, fork.child);
   }
   for (const PlannedSequence& s : plan.added) {
     cache_->add_sequence(s.sequence);
     policy_->add_sequence(s.sequence, s.policy, s.prompt_tokens);
+    if (dropped_) {  // a clean slate: a session prefilled again parks afresh
+      dropped_->remove_sequence(s.sequence);
+      if (s.park) dropped_->add_sequence(s.sequence);
+    }
   }
   for (SequenceId id : plan.rebuilt) {
     cache_->add_sequence(id);
     policy_->restart_observation(id);
   }
+  for (const PlannedTurn& turn : plan.turns) {
+    policy_->begin_turn(turn.sequence, turn.first, turn.end);
+    if (dropped_) dropped_->touch(turn.sequence);
+  }
   int64_t need = 0;
   for (const PlannedChunk& chunk : plan.chunks)
     need += cache_->blocks_to_append(chunk.sequence, layers_, static_cast<int64_t>(chunk.tokens.size()));
+  for (const PlannedTurn& turn : plan.turns)
+    if (turn.restore)
+      for (int64_t layer = layers_.begin; layer < layers_.end; ++layer)
+        need += cache_->blocks_to_restore(turn.sequence, layer);
   int64_t deficit = need - cache_->pool().free_blocks();
   if (sync_) deficit = sync_->max_over_ranks(deficit);
-  return deficit <= 0;
+  if (deficit > 0) return false;
+  // Exact re-identification: the turn's input attends to the whole history,
+  // so the windowed layers get their parked KV back first.
+  for (const PlannedTurn& turn : plan.turns)
+    if (turn.restore)
+      for (int64_t layer = layers_.begin; layer < layers_.end; ++layer)
+        if (cache_->can_restore(turn.sequence, layer)) cache_->restore_layer(turn.sequence, layer);
+  return true;
 }
 
 const float* Engine::run_pass(const StepPlan& plan) {
@@ -268,11 +341,23 @@ std::vector<EngineEvent> Engine::step() {
     }
     if (apply_structure(plan)) break;
     StepPlan retry;
-    if (std::optional<SequenceId> victim = scheduler_->victim(sequences_)) {
-      scheduler_->preempt(sequence(*victim));
+    if (std::optional<SequenceId> idle = idle_session_to_evict()) {
+      // Idle sessions make room first (least recently used); they re-prefill on their next turn.
+      evict(*idle);
+      retry.evicted = std::move(pending_.evicted);
+      pending_.evicted.clear();
+      retry.chunks = std::move(plan.chunks);
+      retry.turns = std::move(plan.turns);
+    } else if (std::optional<SequenceId> victim = scheduler_->victim(sequences_)) {
+      EngineSequence& preempted = sequence(*victim);
+      scheduler_->preempt(preempted);
+      // A later turn is rebuilt from its whole history (its earlier trims and restores are not replayed).
+      if (preempted.turns > 1) start_from_scratch(preempted);
       retry.preempted.push_back(*victim);
       for (PlannedChunk& chunk : plan.chunks)
         if (chunk.sequence != *victim) retry.chunks.push_back(std::move(chunk));
+      for (PlannedTurn& turn : plan.turns)
+        if (turn.sequence != *victim) retry.turns.push_back(turn);
     } else {
       // One sequence runs and its chunk alone does not fit: the pool is too
       // small for it (or kept sequences hold the rest).
@@ -294,6 +379,7 @@ std::vector<EngineEvent> Engine::step() {
     sample(plan, logits, events);
   }
   settle_finished(events);
+  settle_lost_sessions();
   return events;
 }
 
@@ -308,6 +394,7 @@ void Engine::follow() {
     if (!plan.chunks.empty()) run_pass(plan);
     std::vector<EngineEvent> none;
     settle_finished(none);
+    settle_lost_sessions();
   }
 }
 
@@ -401,8 +488,10 @@ void Engine::finish(EngineSequence& s, FinishReason reason, std::vector<EngineEv
     event.prefill_seconds = seconds_between(s.admitted_at, s.has_first_token ? s.first_token_at : now);
     event.decode_seconds = s.has_first_token ? seconds_between(s.first_token_at, now) : 0.0;
   }
+  event.reprefilled_tokens = s.reprefilled_tokens;
   scheduler_->drop(s.id);
   s.state = EngineSequence::State::Idle;
+  s.idle_since = now;
   events.push_back(std::move(event));
   const bool keep = s.request.keep && reason != FinishReason::Error && reason != FinishReason::Cancelled;
   if (s.in_cache || s.preempted) {
@@ -437,6 +526,34 @@ void Engine::settle_finished(std::vector<EngineEvent>& events) {
     if (!keep) remove_everywhere(id);
   }
   finished_.clear();
+}
+
+void Engine::settle_lost_sessions() {
+  if (!dropped_) return;
+  std::vector<SequenceId> lost = dropped_->take_evicted();
+  if (sync_) {
+    // The union over the ranks, largest id first, one all-reduce per id (evictions are rare).
+    std::vector<SequenceId> all;
+    int64_t below = std::numeric_limits<int64_t>::max();
+    while (true) {
+      int64_t mine = -1;
+      for (SequenceId id : lost)
+        if (id < below) mine = std::max(mine, id);
+      const int64_t next = sync_->max_over_ranks(mine);
+      if (next < 0) break;
+      all.push_back(next);
+      below = next;
+    }
+    lost = std::move(all);
+  }
+  for (SequenceId id : lost) {
+    dropped_->remove_sequence(id);  // what other ranks still hold of it is useless now
+    if (!coordinator()) continue;
+    auto it = sequences_.find(id);
+    if (it == sequences_.end()) continue;
+    it->second.lost = true;
+    ++stats_.sessions_evicted;
+  }
 }
 
 void Engine::remove_everywhere(SequenceId id) {

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -49,14 +50,18 @@ struct EngineStats {
   int64_t preemptions = 0;
   int64_t peak_blocks = 0;
   int64_t tokens_run = 0;  // tokens through the model (prefill, replay and decode)
+  int64_t sessions_evicted = 0;    // idle kept sequences whose KV was dropped for room (device pool or host)
+  int64_t reprefilled_tokens = 0;  // history tokens prefilled again because their KV was gone
 };
 
 class Engine {
  public:
   // sync: null on one process. tokenizer: needed (on the coordinator) only
-  // for requests with stop strings.
+  // for requests with stop strings. dropped: where kept sequences (sessions)
+  // park what their lazy layers drop, for the next turn; null: dropped KV is
+  // freed and every turn runs as --reidentify none.
   Engine(Model& model, Backend& backend, const EngineConfig& config, DistributedSync* sync = nullptr,
-         const Tokenizer* tokenizer = nullptr);
+         const Tokenizer* tokenizer = nullptr, DroppedKvStore* dropped = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -75,8 +80,16 @@ class Engine {
   // and frees its KV, kept or not.
   void cancel(SequenceId sequence);
   // Feeds `tokens` to a kept, finished sequence and generates up to
-  // max_new_tokens more (its sampling and stops as before).
+  // max_new_tokens more (its sampling and stops as before): the sequence's
+  // next turn. Its lazy layers are identified again on the new input (see
+  // KvPolicy::begin_turn and --reidentify). A sequence whose KV was evicted
+  // meanwhile is prefilled again from its whole history, as a from-scratch
+  // run over it would be (EngineEvent::reprefilled_tokens counts it).
   void extend(SequenceId sequence, std::span<const int32_t> tokens, int64_t max_new_tokens);
+  // Drops the KV (and parked KV) of a kept, finished sequence but keeps its
+  // history: its next turn re-prefills. What the engine does by itself, least
+  // recently used first, when the pool has no room for a step.
+  void evict(SequenceId sequence);
   // A new kept sequence that shares a kept, finished sequence's KV blocks
   // and history; extend it to continue. copy_blocks: the child gets its own
   // copies of the blocks instead (as if it had been prefilled itself).
@@ -126,12 +139,21 @@ class Engine {
   // Every rank: reports, then drops the sequences that finished this step and are not kept.
   void settle_finished(std::vector<EngineEvent>& events);
   void remove_everywhere(SequenceId id);
+  // The sequence's next admission prefills its whole history (to the end of
+  // this turn's input) as a new prompt: its KV or parked KV is gone.
+  void start_from_scratch(EngineSequence& s);
+  // The least recently used idle session whose KV the cache holds.
+  std::optional<SequenceId> idle_session_to_evict() const;
+  // Every rank: the sessions whose parked KV some rank evicted (host memory
+  // ran out) are marked lost everywhere, so every shard does the same.
+  void settle_lost_sessions();
 
   Model& model_;
   Backend& backend_;
   EngineConfig config_;
   DistributedSync* sync_;
   const Tokenizer* tokenizer_;
+  DroppedKvStore* dropped_;
   IndexRange layers_;  // the layers this rank's stage caches
   std::unique_ptr<KvCache> cache_;
   std::unique_ptr<KvPolicy> policy_;

@@ -45,6 +45,7 @@ struct EngineEvent {
   double queue_seconds = 0;    // submitted (or extended) -> admitted
   double prefill_seconds = 0;  // admitted -> first token
   double decode_seconds = 0;   // first token -> finished
+  int64_t reprefilled_tokens = 0;  // the sequence's history tokens prefilled again (its KV had been evicted)
 };
 
 }  // namespace slkv

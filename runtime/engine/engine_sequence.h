@@ -36,6 +36,14 @@ struct EngineSequence {
   bool preempted = false;    // it was in the cache and must be rebuilt
   int64_t admitted_order = 0;
 
+  // Sessions (kept sequences extended turn by turn):
+  int64_t turns = 1;
+  bool new_turn = false;  // extended while its KV is cached: the turn starts at its admission
+  bool parks = false;     // what its lazy layers drop is parked for the next turn (DroppedKvStore)
+  bool lost = false;      // its parked KV was evicted: the next turn re-prefills its history
+  int64_t reprefilled_tokens = 0;  // history tokens prefilled again because their KV was gone
+  std::chrono::steady_clock::time_point idle_since;  // least recently used sessions are evicted first
+
   int64_t turn_start = 0;      // index in tokens of this turn's first generated id
   int64_t turn_generated = 0;  // ids generated this turn
   int64_t turn_max_new = 0;

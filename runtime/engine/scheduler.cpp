@@ -75,10 +75,14 @@ void Scheduler::plan_step(std::map<SequenceId, EngineSequence>& sequences, StepP
       if (s.preempted)
         plan.rebuilt.push_back(s.id);
       else
-        plan.added.push_back(PlannedSequence{s.id, s.prompt_tokens, s.policy});
+        plan.added.push_back(PlannedSequence{s.id, s.prompt_tokens, s.parks, s.policy});
       s.in_cache = true;
       s.computed = 0;
+    } else if (s.new_turn) {
+      const bool restore = s.parks && s.policy.reidentify == Reidentify::Exact;
+      plan.turns.push_back(PlannedTurn{s.id, s.computed, s.turn_start, restore});
     }
+    s.new_turn = false;
     s.state = EngineSequence::State::Running;
     s.admitted_order = ++admissions_;
     s.admitted_at = std::chrono::steady_clock::now();

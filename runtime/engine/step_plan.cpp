@@ -27,6 +27,7 @@ class Writer {
     put(static_cast<int64_t>(c.growth));
     put(c.snapkv_budget);
     put(c.snapkv_pool);
+    put(static_cast<int64_t>(c.reidentify));
     put(static_cast<int64_t>(c.fixed_lazy_layers.size()));
     for (bool lazy : c.fixed_lazy_layers) put(int64_t{lazy});
   }
@@ -59,6 +60,7 @@ class Reader {
     c.growth = static_cast<WindowGrowth>(word());
     c.snapkv_budget = word();
     c.snapkv_pool = word();
+    c.reidentify = static_cast<Reidentify>(word());
     c.fixed_lazy_layers.resize(static_cast<size_t>(word()));
     for (size_t i = 0; i < c.fixed_lazy_layers.size(); ++i) c.fixed_lazy_layers[i] = word() != 0;
     return c;
@@ -78,6 +80,7 @@ std::vector<int64_t> StepPlan::encode() const {
   out.put(int64_t{stop});
   out.put(removed);
   out.put(preempted);
+  out.put(evicted);
   out.put(static_cast<int64_t>(forks.size()));
   for (const PlannedFork& fork : forks) {
     out.put(fork.parent);
@@ -88,9 +91,17 @@ std::vector<int64_t> StepPlan::encode() const {
   for (const PlannedSequence& s : added) {
     out.put(s.sequence);
     out.put(s.prompt_tokens);
+    out.put(int64_t{s.park});
     out.put(s.policy);
   }
   out.put(rebuilt);
+  out.put(static_cast<int64_t>(turns.size()));
+  for (const PlannedTurn& turn : turns) {
+    out.put(turn.sequence);
+    out.put(turn.first);
+    out.put(turn.end);
+    out.put(int64_t{turn.restore});
+  }
   out.put(static_cast<int64_t>(chunks.size()));
   for (const PlannedChunk& chunk : chunks) {
     out.put(chunk.sequence);
@@ -107,6 +118,7 @@ StepPlan StepPlan::decode(const std::vector<int64_t>& words) {
   plan.stop = in.word() != 0;
   plan.removed = in.ids();
   plan.preempted = in.ids();
+  plan.evicted = in.ids();
   plan.forks.resize(static_cast<size_t>(in.word()));
   for (PlannedFork& fork : plan.forks) {
     fork.parent = in.word();
@@ -117,9 +129,17 @@ StepPlan StepPlan::decode(const std::vector<int64_t>& words) {
   for (PlannedSequence& s : plan.added) {
     s.sequence = in.word();
     s.prompt_tokens = in.word();
+    s.park = in.word() != 0;
     s.policy = in.policy();
   }
   plan.rebuilt = in.ids();
+  plan.turns.resize(static_cast<size_t>(in.word()));
+  for (PlannedTurn& turn : plan.turns) {
+    turn.sequence = in.word();
+    turn.first = in.word();
+    turn.end = in.word();
+    turn.restore = in.word() != 0;
+  }
   plan.chunks.resize(static_cast<size_t>(in.word()));
   for (PlannedChunk& chunk : plan.chunks) {
     chunk.sequence = in.word();

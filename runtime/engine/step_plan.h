@@ -16,8 +16,19 @@ namespace slkv {
 // A sequence the cache and the policy start to hold.
 struct PlannedSequence {
   SequenceId sequence = 0;
-  int64_t prompt_tokens = 0;  // the first turn's prompt: the policy observes its end
+  int64_t prompt_tokens = 0;  // the prompt (a session re-prefilled: its whole history): the policy observes its end
+  bool park = false;          // a session: what its lazy layers drop is parked (DroppedKvStore)
   KvPolicyConfig policy;
+};
+
+// A new turn of a kept sequence whose KV the cache holds: its input is
+// positions [first, end); restore: its windowed layers get their parked KV
+// back before the turn runs (--reidentify exact).
+struct PlannedTurn {
+  SequenceId sequence = 0;
+  int64_t first = 0;
+  int64_t end = 0;
+  bool restore = false;
 };
 
 // A child sequence that starts as a copy of its parent.
@@ -38,14 +49,16 @@ struct StepPlan {
   bool stop = false;                                  // followers leave Engine::follow()
   std::vector<SequenceId> removed;                    // released or cancelled: KV and decisions dropped
   std::vector<SequenceId> preempted;                  // KV freed; decisions kept for the rebuild
+  std::vector<SequenceId> evicted;                    // idle sessions: KV, decisions and parked KV dropped
   std::vector<PlannedFork> forks;
   std::vector<PlannedSequence> added;                 // admitted for the first time
   std::vector<SequenceId> rebuilt;                    // admitted again after a preemption
+  std::vector<PlannedTurn> turns;                     // kept sequences admitted for a new turn
   std::vector<PlannedChunk> chunks;                   // at most one per sequence
 
   bool empty() const {
-    return !stop && removed.empty() && preempted.empty() && forks.empty() && added.empty() && rebuilt.empty() &&
-           chunks.empty();
+    return !stop && removed.empty() && preempted.empty() && evicted.empty() && forks.empty() && added.empty() &&
+           rebuilt.empty() && turns.empty() && chunks.empty();
   }
 
   // A flat encoding for the broadcast, and back.

@@ -203,6 +203,7 @@ void KvCache::append_all(std::span<const KvAppend> appends) {
     // A full pool stops the batch part way: the slots taken so far are
     // counted as held, so they get their keys and values before the error goes on.
     pending_copies_ = nullptr;
+    fresh_ = FreshAppend{};
     copy_regions(copies);
     throw;
   }
@@ -212,27 +213,41 @@ void KvCache::append_all(std::span<const KvAppend> appends) {
 
 void KvCache::append_bookkeeping(const KvAppend& item, std::vector<CopyRegion>& copies) {
   LayerState& state = layer_state(item.sequence, item.layer);
+  const int64_t first_position = state.appended;
   append_to_segment(state, state.segments.back(), item.keys, item.values, item.n_tokens, copies);
   state.appended += item.n_tokens;
   const Retention& retention = state.retention;
   if (retention.kind != Retention::Kind::Window || state.growth != WindowGrowth::Rolling) return;
+  fresh_ = FreshAppend{&item, first_position};
   if (state.segments.size() == 1) {
     // Not yet split: a short prompt that has now grown past the window.
     if (state.segments[0].length > retention.sink + retention.recent)
       apply_window(item.sequence, item.layer, retention.sink, retention.recent, state.growth);
-    return;
+  } else {
+    Segment& recent = state.segments.back();
+    if (recent.length > retention.recent) {
+      const int64_t drop = recent.length - retention.recent;
+      const int64_t first = state.appended - recent.length;  // the oldest recent token's position
+      park(item.sequence, item.layer, state, IndexRange{first, first + drop});
+      drop_front(recent, drop);
+    }
   }
-  Segment& recent = state.segments.back();
-  if (recent.length > retention.recent) drop_front(recent, recent.length - retention.recent);
+  fresh_ = FreshAppend{};
 }
 
 void KvCache::apply_window(SequenceId sequence, int64_t layer, int64_t sink, int64_t recent, WindowGrowth growth) {
   SLKV_CHECK(sink >= 0 && recent >= 0, "negative window");
   LayerState& state = layer_state(sequence, layer);
-  SLKV_CHECK(state.retention.kind != Retention::Kind::Selected, "windowing a token-selected layer");
+  // A token-selected (SnapKV) layer's slots are not positions: its drops are not parked.
+  const bool parkable = state.retention.kind != Retention::Kind::Selected;
+  const bool splits = state.segments.size() == 1 && state.segments[0].length > sink + recent;
+  if (splits && parkable) {
+    const int64_t first = state.appended - state.segments[0].length;  // position of slot 0
+    park(sequence, layer, state, IndexRange{first + sink, state.appended - recent});
+  }
   state.retention = Retention{Retention::Kind::Window, sink, recent};
   state.growth = growth;
-  if (state.segments.size() != 1 || state.segments[0].length <= sink + recent) return;
+  if (!splits) return;
 
   // Split the single segment into [sink] and [recent]; free the blocks between.
   Segment whole = std::move(state.segments[0]);
@@ -335,6 +350,131 @@ std::pair<BlockId, int64_t> KvCache::locate(const LayerState& state, int64_t slo
   }
   SLKV_CHECK(false, "slot out of range");
   return {-1, 0};
+}
+
+int64_t KvCache::slot_of(const LayerState& state, int64_t position) const {
+  if (state.segments.size() == 1) return position - (state.appended - state.segments[0].length);
+  const Segment& sink = state.segments[0];
+  const Segment& recent = state.segments[1];
+  if (position < sink.length) return position;
+  const int64_t first_recent = state.appended - recent.length;
+  SLKV_CHECK(position >= first_recent, "position " << position << " is not held (dropped)");
+  return sink.length + position - first_recent;
+}
+
+void KvCache::park(SequenceId sequence, int64_t layer, const LayerState& state, IndexRange positions) {
+  if (!store_ || positions.size() <= 0 || !store_->parks(sequence)) return;
+  // What the store holds already is not copied again (a layer trimmed again after a restore).
+  const IndexRange parked = store_->parked(sequence, layer);
+  if (parked.size() > 0 && positions.begin >= parked.begin) positions.begin = std::max(positions.begin, parked.end);
+  if (positions.size() <= 0) return;
+  const int64_t floats = pool_.floats_per_token();
+  std::vector<KvSpan> runs;
+  auto add = [&](const float* keys, const float* values) {
+    KvSpan* last = runs.empty() ? nullptr : &runs.back();
+    if (last && last->keys + last->n_tokens * floats == keys && last->values + last->n_tokens * floats == values)
+      ++last->n_tokens;
+    else
+      runs.push_back(KvSpan{keys, values, 1});
+  };
+  const bool fresh = fresh_.item && fresh_.item->sequence == sequence && fresh_.item->layer == layer;
+  for (int64_t position = positions.begin; position < positions.end; ++position) {
+    if (fresh && position >= fresh_.first_position) {
+      const int64_t i = position - fresh_.first_position;
+      add(fresh_.item->keys + i * floats, fresh_.item->values + i * floats);
+    } else {
+      auto [block, offset] = locate(state, slot_of(state, position));
+      add(pool_.keys(block) + offset * floats, pool_.values(block) + offset * floats);
+    }
+  }
+  store_->park(sequence, layer, positions.begin, runs);
+}
+
+std::vector<KvSlots> KvCache::segment_slots(const Segment& segment, int64_t first, int64_t count) const {
+  const int64_t block_size = geometry_.block_size;
+  const int64_t floats = pool_.floats_per_token();
+  auto& pool = const_cast<KvBlockPool&>(pool_);  // the views write into the cache's own blocks
+  std::vector<KvSlots> runs;
+  int64_t slot = segment.first_slot + first;
+  while (count > 0) {
+    const BlockId block = segment.blocks[slot / block_size];
+    const int64_t offset = slot % block_size;
+    const int64_t n = std::min(count, block_size - offset);
+    runs.push_back(KvSlots{pool.keys(block) + offset * floats, pool.values(block) + offset * floats, n});
+    slot += n;
+    count -= n;
+  }
+  return runs;
+}
+
+bool KvCache::can_restore(SequenceId sequence, int64_t layer) const {
+  const LayerState& state = layer_state(sequence, layer);
+  if (!store_ || !store_->parks(sequence) || state.retention.kind != Retention::Kind::Window) return false;
+  if (state.segments.size() == 1) return true;  // windowed, but nothing was dropped yet
+  const int64_t sink = state.segments[0].length;
+  const int64_t cut = state.appended - state.segments[1].length;
+  if (cut == sink) return true;
+  const IndexRange parked = store_->parked(sequence, layer);
+  return parked.begin <= sink && parked.end >= cut;
+}
+
+int64_t KvCache::blocks_to_restore(SequenceId sequence, int64_t layer) const {
+  const LayerState& state = layer_state(sequence, layer);
+  if (state.retention.kind != Retention::Kind::Window || state.segments.size() == 1) return 0;
+  return (state.appended + geometry_.block_size - 1) / geometry_.block_size;
+}
+
+void KvCache::restore_layer(SequenceId sequence, int64_t layer) {
+  SLKV_CHECK(can_restore(sequence, layer), "layer " << layer << " of sequence " << sequence << " cannot be restored");
+  LayerState& state = layer_state(sequence, layer);
+  if (state.segments.size() == 1) {  // nothing was dropped
+    state.retention = Retention{};
+    return;
+  }
+  const Segment& sink = state.segments[0];
+  const Segment& recent = state.segments[1];
+  const int64_t total = state.appended;
+  const int64_t cut = total - recent.length;
+  Segment whole;
+  whole.length = total;
+  try {
+    for (int64_t b = 0; b < blocks_to_restore(sequence, layer); ++b) whole.blocks.push_back(pool_.allocate());
+  } catch (...) {
+    for (BlockId block : whole.blocks) release_block(block);
+    throw;
+  }
+  // Sink and recent tokens move within the cache (one op), the middle comes from the store.
+  std::vector<CopyRegion> moves;
+  const int64_t token_bytes = pool_.floats_per_token() * static_cast<int64_t>(sizeof(float));
+  auto move = [&](const Segment& from, int64_t first_position) {
+    const std::vector<KvSlots> src = segment_slots(from, 0, from.length);
+    const std::vector<KvSlots> dst = segment_slots(whole, first_position, from.length);
+    size_t i = 0, j = 0;
+    int64_t used_src = 0, used_dst = 0;
+    while (i < src.size() && j < dst.size()) {
+      const int64_t n = std::min(src[i].n_tokens - used_src, dst[j].n_tokens - used_dst);
+      const int64_t src_at = used_src * pool_.floats_per_token(), dst_at = used_dst * pool_.floats_per_token();
+      moves.push_back({dst[j].keys + dst_at, src[i].keys + src_at, n * token_bytes});
+      moves.push_back({dst[j].values + dst_at, src[i].values + src_at, n * token_bytes});
+      used_src += n;
+      used_dst += n;
+      if (used_src == src[i].n_tokens) ++i, used_src = 0;
+      if (used_dst == dst[j].n_tokens) ++j, used_dst = 0;
+    }
+  };
+  move(sink, 0);
+  move(recent, cut);
+  copy_regions(moves);
+  if (cut > sink.length)
+    store_->restore(sequence, layer, IndexRange{sink.length, cut}, segment_slots(whole, sink.length, cut - sink.length));
+  release_segments(state);
+  state.segments.clear();
+  state.segments.push_back(std::move(whole));
+  state.retention = Retention{};
+}
+
+void KvCache::forget_parked(SequenceId sequence, int64_t layer) {
+  if (store_ && store_->parks(sequence)) store_->forget_layer(sequence, layer);
 }
 
 int64_t KvCache::tokens_held(SequenceId sequence, int64_t layer) const {

@@ -15,13 +15,12 @@
 #include <vector>
 
 #include "kernels/backend.h"
-#include "runtime/kv/kv_block_pool.h"
 #include "runtime/checkpoint/model_config.h"
+#include "runtime/kv/dropped_kv_store.h"
+#include "runtime/kv/kv_block_pool.h"
 #include "runtime/model_shard.h"
 
 namespace slkv {
-
-using SequenceId = int64_t;
 
 // What a layer keeps for a sequence.
 struct Retention {
@@ -93,8 +92,26 @@ class KvCache {
 
   // Trims the layer to its first `sink` and last `recent` tokens, freeing the
   // blocks in between at once. A layer holding <= sink + recent tokens keeps
-  // them all but still becomes windowed for later appends.
+  // them all but still becomes windowed for later appends. Tokens dropped
+  // here or later rolling out of the window go to the dropped-KV store first
+  // when it keeps the sequence's.
   void apply_window(SequenceId sequence, int64_t layer, int64_t sink, int64_t recent, WindowGrowth growth);
+
+  // ---- dropped KV (offload) ----
+  // The store that parks what windowed layers drop (null: drops are freed).
+  void set_dropped_store(DroppedKvStore* store) { store_ = store; }
+  DroppedKvStore* dropped_store() const { return store_; }
+  // Whether the windowed layer's dropped tokens are all parked, so
+  // restore_layer can make it whole again.
+  bool can_restore(SequenceId sequence, int64_t layer) const;
+  // Blocks restore_layer takes from the pool (the old ones go back after).
+  int64_t blocks_to_restore(SequenceId sequence, int64_t layer) const;
+  // Makes a windowed layer whole (Full retention) again: sink and recent
+  // tokens are copied within the cache, the parked middle comes back from
+  // the store, into fresh blocks. Requires can_restore().
+  void restore_layer(SequenceId sequence, int64_t layer);
+  // The layer's parked tokens are no longer needed (it is whole).
+  void forget_parked(SequenceId sequence, int64_t layer);
   // Keeps, for every KV head h, the slots kept_slots[h] (ascending, the same
   // count for every head), copied into fresh blocks (SnapKV token selection).
   void keep_selected(SequenceId sequence, int64_t layer, const std::vector<std::vector<int64_t>>& kept_slots);
@@ -147,12 +164,27 @@ class KvCache {
   void release_block(BlockId block);
   // Block and offset of slot `slot` of the layer.
   std::pair<BlockId, int64_t> locate(const LayerState& state, int64_t slot) const;
+  // The slot holding absolute position `position` of the layer (held).
+  int64_t slot_of(const LayerState& state, int64_t position) const;
+  // Parks the layer's `positions` (about to be dropped) in the store when it
+  // keeps the sequence's; positions of the append in progress (fresh_) are
+  // read from the appended keys, whose copies into the cache are pending.
+  void park(SequenceId sequence, int64_t layer, const LayerState& state, IndexRange positions);
+  // Runs of the segment's slots [first, first + count): read or write views.
+  std::vector<KvSlots> segment_slots(const Segment& segment, int64_t first, int64_t count) const;
 
   KvCacheGeometry geometry_;
   Backend& backend_;
   KvBlockPool pool_;
   SequenceId next_sequence_ = 0;
   std::vector<CopyRegion>* pending_copies_ = nullptr;  // set while append_all gathers copies
+  // The append being booked (while append_bookkeeping runs): its keys are not
+  // in the cache's blocks yet, so parking reads them from the append.
+  struct FreshAppend {
+    const KvAppend* item = nullptr;
+    int64_t first_position = 0;
+  } fresh_;
+  DroppedKvStore* store_ = nullptr;
   std::unordered_map<SequenceId, SequenceState> sequences_;
 };
 

@@ -43,6 +43,20 @@ void KvPolicy::restart_observation(SequenceId sequence) {
   state.applied = false;  // the rebuilt cache is full until the trim position again
 }
 
+void KvPolicy::begin_turn(SequenceId sequence, int64_t first, int64_t end) {
+  SLKV_CHECK(first >= 0 && first < end, "a turn of positions [" << first << ", " << end << ")");
+  SequenceState& state = state_of(sequence);
+  state.turn_begin = first;
+  state.prompt_tokens = end;
+  state.window_mass.assign(num_layers_, 0.0);
+  state.observed.assign(num_layers_, 0);
+  for (auto& masses : state.key_mass) masses.clear();
+  state.key_mass_keys.assign(num_layers_, 0);
+  state.decisions.decided = false;
+  state.scored = false;
+  state.applied = false;
+}
+
 KvPolicy::SequenceState& KvPolicy::state_of(SequenceId sequence) {
   auto it = sequences_.find(sequence);
   SLKV_CHECK(it != sequences_.end(), "the KV policy does not know sequence " << sequence);
@@ -58,12 +72,12 @@ const KvPolicyConfig& KvPolicy::config(SequenceId sequence) const { return state
 IndexRange KvPolicy::score_positions(const SequenceState& state) const {
   const int64_t p = state.prompt_tokens;
   if (state.config.detect == LazyDetect::Decode) return {p, p + 1};
-  return {p - std::min(state.config.obs_window, p), p};
+  return snapkv_positions(state);
 }
 
 IndexRange KvPolicy::snapkv_positions(const SequenceState& state) const {
   const int64_t p = state.prompt_tokens;
-  return {p - std::min(state.config.obs_window, p), p};
+  return {std::max(state.turn_begin, p - state.config.obs_window), p};
 }
 
 int64_t KvPolicy::trim_position(SequenceId sequence) const {
@@ -191,10 +205,19 @@ void KvPolicy::apply(KvCache& cache, SequenceId sequence, SequenceState& state) 
   const KvPolicyConfig& config = state.config;
   for (int64_t layer = 0; layer < num_layers_; ++layer) {
     if (sync_ && !sync_->owns_layer(layer)) continue;  // another pipeline stage holds it
-    if (state.decisions.lazy[layer])
+    if (state.decisions.lazy[layer]) {
+      // Whole layers drop their middle (parked for sessions); windowed ones stay so.
       cache.apply_window(sequence, layer, config.sink, config.recent, config.growth);
-    else if (config.uses_snapkv())
-      apply_snapkv(cache, sequence, layer, state);
+      continue;
+    }
+    // A later turn: a layer windowed before is no longer lazy.
+    const bool windowed = cache.retention(sequence, layer).kind == Retention::Kind::Window;
+    if (windowed && config.reidentify == Reidentify::Cached && cache.can_restore(sequence, layer) &&
+        cache.blocks_to_restore(sequence, layer) <= cache.pool().free_blocks())
+      cache.restore_layer(sequence, layer);
+    const Retention::Kind kind = cache.retention(sequence, layer).kind;
+    if (kind == Retention::Kind::Full) cache.forget_parked(sequence, layer);
+    if (config.uses_snapkv() && kind != Retention::Kind::Window) apply_snapkv(cache, sequence, layer, state);
   }
   state.applied = true;
 }

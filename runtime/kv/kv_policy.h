@@ -49,6 +49,14 @@ class KvPolicy final : public AttentionObserver {
   // Preemption: the sequence's KV is rebuilt from its tokens, so it is
   // observed again (SnapKV needs its key masses), but its decisions stand.
   void restart_observation(SequenceId sequence);
+  // A new turn of a kept sequence: its input is positions [first, end). The
+  // layers are identified again on the turn's queries (the last obs_window
+  // of them, or all when the turn is shorter) and retention is applied again
+  // at `end` (end + 1 with decode detection). Layers windowed before and
+  // still lazy stay windowed; those no longer lazy are whole again (Exact:
+  // restored by the engine before the turn; Cached: restored here when
+  // decided; None: they stay windowed).
+  void begin_turn(SequenceId sequence, int64_t first, int64_t end);
 
   // The position after which retention is applied (see above).
   int64_t trim_position(SequenceId sequence) const;
@@ -68,7 +76,8 @@ class KvPolicy final : public AttentionObserver {
  private:
   struct SequenceState {
     KvPolicyConfig config;
-    int64_t prompt_tokens = 0;
+    int64_t prompt_tokens = 0;                 // the end of the input being observed (the turn's)
+    int64_t turn_begin = 0;                    // its first position
     std::vector<double> window_mass;           // per layer: summed probability on the windows
     std::vector<int64_t> observed;             // per layer: (query, head) pairs observed
     std::vector<std::vector<float>> key_mass;  // per layer: [n_kv_heads][keys] for SnapKV

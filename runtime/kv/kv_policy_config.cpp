@@ -94,4 +94,20 @@ WindowGrowth parse_lazy_window(const std::string& name) {
 
 std::string lazy_window_name(WindowGrowth growth) { return growth == WindowGrowth::Rolling ? "rolling" : "grow"; }
 
+Reidentify parse_reidentify(const std::string& name) {
+  if (name == "exact") return Reidentify::Exact;
+  if (name == "cached") return Reidentify::Cached;
+  if (name == "none") return Reidentify::None;
+  throw Error("--reidentify must be exact, cached or none, got '" + name + "'");
+}
+
+std::string reidentify_name(Reidentify mode) {
+  switch (mode) {
+    case Reidentify::Exact: return "exact";
+    case Reidentify::Cached: return "cached";
+    case Reidentify::None: return "none";
+  }
+  return "?";
+}
+
 }  // namespace slkv

@@ -25,6 +25,14 @@ enum class LazyDetect {
   Decode,   // the first generated token's query, when it is fed back
 };
 
+// How the next turn of a kept sequence (a chat session) treats the layers
+// its last turn windowed as lazy. See docs/ARCHITECTURE.md, "Sessions".
+enum class Reidentify {
+  Exact,   // their parked KV comes back before the turn's prefill; scores see the whole history
+  Cached,  // scores on the windowed cache; only layers that turn non-lazy get their KV back
+  None,    // what they dropped is gone for good (the reference code); nothing is parked
+};
+
 struct KvPolicyConfig {
   KvPolicyKind kind = KvPolicyKind::Full;
   double threshold = 0.65;
@@ -39,6 +47,7 @@ struct KvPolicyConfig {
   // computed and reported); empty = decide from the scores. For controls and
   // experiments that fix the windowed layers.
   std::vector<bool> fixed_lazy_layers;
+  Reidentify reidentify = Reidentify::Exact;
 
   // The preset for the model's family, read from configs/simlayerkv.json
   // (directory from $SLKV_CONFIG_DIR, else the source tree's configs/).
@@ -57,5 +66,7 @@ LazyDetect parse_lazy_detect(const std::string& name);
 std::string lazy_detect_name(LazyDetect detect);
 WindowGrowth parse_lazy_window(const std::string& name);
 std::string lazy_window_name(WindowGrowth growth);
+Reidentify parse_reidentify(const std::string& name);
+std::string reidentify_name(Reidentify mode);
 
 }  // namespace slkv

@@ -21,6 +21,7 @@ KvReport make_kv_report(const KvCache& cache, SequenceId sequence, const KvPolic
     report.kv_bytes_full += cache.tokens_appended(sequence, layer) * bytes_per_token;
     report.kv_blocks += cache.blocks_held(sequence, layer);
   }
+  if (cache.dropped_store()) report.offload = cache.dropped_store()->counters(sequence);
   report.compression_ratio =
       report.kv_bytes > 0 ? static_cast<double>(report.kv_bytes_full) / static_cast<double>(report.kv_bytes) : 1.0;
   return report;
@@ -34,6 +35,13 @@ nlohmann::json to_json(const KvReport& report) {
       {"kv_bytes", report.kv_bytes},   {"kv_bytes_full", report.kv_bytes_full},
       {"kv_blocks", report.kv_blocks}, {"compression_ratio", report.compression_ratio},
   };
+}
+
+nlohmann::json to_json(const OffloadCounters& counters) {
+  return {{"bytes_parked", counters.bytes_parked},
+          {"bytes_restored", counters.bytes_restored},
+          {"bytes_evicted", counters.bytes_evicted},
+          {"host_bytes_held", counters.bytes_held}};
 }
 
 }  // namespace slkv

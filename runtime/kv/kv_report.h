@@ -25,10 +25,12 @@ struct KvReport {
   int64_t kv_bytes_full = 0;
   int64_t kv_blocks = 0;
   double compression_ratio = 1.0;
+  OffloadCounters offload;  // what the dropped-KV store did for it (zeros without one)
 };
 
 KvReport make_kv_report(const KvCache& cache, SequenceId sequence, const KvPolicy& policy);
 
 nlohmann::json to_json(const KvReport& report);
+nlohmann::json to_json(const OffloadCounters& counters);
 
 }  // namespace slkv
