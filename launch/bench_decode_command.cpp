@@ -26,6 +26,7 @@
 #include "launch/device_choice.h"
 #include "core/comma_list.h"
 #include "core/error.h"
+#include "core/host_memory.h"
 #include "core/stats.h"
 #include "runtime/engine/engine.h"
 #include "runtime/kv/kv_cache.h"
@@ -87,14 +88,8 @@ int64_t automatic_kv_budget(const std::string& device, int64_t weight_bytes, int
 #ifdef SLKV_HAVE_CUDA
   if (device == "cuda") free_bytes = device_free_memory_bytes();  // the weights are already in it
 #endif
-  if (device == "cpu") {
-    std::ifstream meminfo("/proc/meminfo");
-    std::string key;
-    int64_t kib = 0;
-    std::string unit;
-    while (meminfo >> key >> kib >> unit)
-      if (key == "MemAvailable:") free_bytes = kib * 1024 - weight_bytes;  // mmap'ed weights must stay resident
-  }
+  if (device == "cpu" && host_memory_available_bytes() >= 0)
+    free_bytes = host_memory_available_bytes() - weight_bytes;  // mmap'ed weights must stay resident
   if (free_bytes < 0) return -1;
   return std::max<int64_t>(0, free_bytes - reserve);
 }

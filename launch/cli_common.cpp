@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -85,6 +86,26 @@ std::vector<std::string> read_prompts_file(const std::filesystem::path& path) {
   }
   if (prompts.empty()) throw Error("prompts file " + input.name + " holds no prompts");
   return prompts;
+}
+
+std::vector<int32_t> read_prompt_ids(const std::filesystem::path& path) {
+  const InputText input = read_input_text(path);
+  nlohmann::json value;
+  try {
+    value = nlohmann::json::parse(input.text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(input.name + ": not valid JSON: " + e.what());
+  }
+  if (!value.is_array()) throw Error(input.name + ": expected a JSON array of token ids, got " + std::string(value.type_name()));
+  std::vector<int32_t> ids;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const nlohmann::json& id = value[i];
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
+      throw Error(input.name + ": element " + std::to_string(i) + " is not a token id: " + id.dump());
+    ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+  }
+  if (ids.empty()) throw Error(input.name + ": the prompt holds no token ids");
+  return ids;
 }
 
 std::filesystem::path shared_data_dir() {

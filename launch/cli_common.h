@@ -46,6 +46,10 @@ InputText read_input_text(const std::filesystem::path& path);
 // anything else, invalid UTF-8 included.
 std::vector<std::string> read_prompts_file(const std::filesystem::path& path);
 
+// A JSON array of token ids (file, or "-" for standard input). Throws
+// slkv::Error naming the file and the element of anything else.
+std::vector<int32_t> read_prompt_ids(const std::filesystem::path& path);
+
 // The shared data (anchors, essays) the benchmarks default to: $SLKV_SHARED,
 // else the shared/ beside the source tree.
 std::filesystem::path shared_data_dir();

@@ -17,6 +17,7 @@
 #include "launch/device_choice.h"
 #include "launch/kv_policy_options.h"
 #include "launch/rank_layout.h"
+#include "launch/sampling_options.h"
 #include "parallel/fault_injection.h"
 #include "parallel/mpi_communicator.h"
 #include "parallel/topology.h"
@@ -67,16 +68,14 @@ int run_generate(int argc, char** argv) {
       ("model", "model directory (config.json, *.safetensors, tokenizer.json)", cxxopts::value<std::string>())
       ("prompt", "prompt text", cxxopts::value<std::string>())
       ("prompts-file", "file with one JSON string per line, continuously batched", cxxopts::value<std::string>())
-      ("max-new-tokens", "tokens to generate at most", cxxopts::value<int64_t>()->default_value("256"))
-      ("temperature", "0 = greedy (default: generation_config.json, else 0)", cxxopts::value<float>())
-      ("top-k", "keep the k most likely tokens, 0 = off (default: generation_config.json when it samples, else 0)", cxxopts::value<int64_t>())
-      ("top-p", "nucleus sampling mass, 1 = off (default: generation_config.json when it samples, else 1)", cxxopts::value<float>())
-      ("seed", "sampling seed (default: random)", cxxopts::value<uint64_t>())
+      ("prompt-ids", "file (- = stdin) with a JSON array of token ids: the prompt exactly (no BOS added), e.g. a chat's history",
+       cxxopts::value<std::string>())
       ("json", "print one JSON object per prompt instead of streaming text")
       ("dump-decisions", "every rank writes DIR/rank<N>.json with the lazy-layer decisions it applied", cxxopts::value<std::string>())
       ("micro-batches", "split each batch into this many micro-batches so pipeline stages overlap (default: --pp)", cxxopts::value<int64_t>())
       ("dump-logits", "--json: add the logits every token was sampled from (\"step_logits\")");
   // clang-format on
+  add_sampling_options(options);
   add_kv_policy_options(options);
   add_engine_options(options);
   add_parallel_options(options);
@@ -85,8 +84,8 @@ int run_generate(int argc, char** argv) {
   if (!parsed) return 0;
   const cxxopts::ParseResult& args = *parsed;
   const std::filesystem::path model_dir = required_flag(args, "model", "DIR");
-  if (args.count("prompt") == args.count("prompts-file"))
-    throw Error("give exactly one of --prompt TEXT or --prompts-file FILE");
+  if (args.count("prompt") + args.count("prompts-file") + args.count("prompt-ids") != 1)
+    throw UsageError("give exactly one of --prompt TEXT, --prompts-file FILE or --prompt-ids FILE");
   const DeviceChoice choice = device_choice(args);
   const bool json_output = args.count("json") > 0;
 
@@ -100,19 +99,17 @@ int run_generate(int argc, char** argv) {
   if (micro_batches < 1) throw Error("--micro-batches must be >= 1, got " + std::to_string(micro_batches));
 
   std::vector<std::string> prompts;
-  if (coordinator)
-    prompts = args.count("prompt") ? std::vector<std::string>{args["prompt"].as<std::string>()}
-                                   : read_prompts_file(args["prompts-file"].as<std::string>());
-  SamplingParams sampling = generation_defaults(model_dir);
-  if (args.count("temperature")) sampling.temperature = args["temperature"].as<float>();
-  if (args.count("top-k")) sampling.top_k = args["top-k"].as<int64_t>();
-  if (args.count("top-p")) sampling.top_p = args["top-p"].as<float>();
-  const bool random_seed = args.count("seed") == 0;
-  sampling.seed = random_seed ? std::random_device{}() : args["seed"].as<uint64_t>();
+  std::vector<int32_t> prompt_ids;
+  if (coordinator) {
+    if (args.count("prompt")) prompts = {args["prompt"].as<std::string>()};
+    if (args.count("prompts-file")) prompts = read_prompts_file(args["prompts-file"].as<std::string>());
+    if (args.count("prompt-ids")) prompt_ids = read_prompt_ids(args["prompt-ids"].as<std::string>());
+  }
+  const SamplingChoice sampling_choice = sampling_from_args(args, model_dir);
+  SamplingParams sampling = sampling_choice.params;
+  const bool random_seed = sampling_choice.random_seed;
   if (protocol) protocol->broadcast_u64(sampling.seed);
-  sampling.validate();
-  const int64_t max_new_tokens = args["max-new-tokens"].as<int64_t>();
-  if (max_new_tokens < 0) throw Error("--max-new-tokens must be >= 0, got " + std::to_string(max_new_tokens));
+  const int64_t max_new_tokens = sampling_choice.max_new_tokens;
 
   const Timer load_timer;
   // Only the coordinator tokenizes; the other ranks get token ids in the step plans.
@@ -128,11 +125,17 @@ int run_generate(int argc, char** argv) {
 
   std::vector<EngineRequest> requests;
   if (coordinator) {
-    std::vector<int32_t> stop_tokens = model.config().eos_token_ids;
-    if (tokenizer->eos_id() >= 0 &&
-        std::find(stop_tokens.begin(), stop_tokens.end(), tokenizer->eos_id()) == stop_tokens.end())
-      stop_tokens.push_back(tokenizer->eos_id());
-    for (const std::string& prompt : prompts) {
+    const std::vector<int32_t> stop_tokens = stop_token_ids(model.config(), *tokenizer);
+    if (args.count("prompt-ids")) {  // the ids as they are; the echo and the text show what they say
+      EngineRequest request;
+      request.prompt = prompt_ids;
+      request.max_new_tokens = max_new_tokens;
+      request.sampling = sampling;
+      request.stop_ids = stop_tokens;
+      requests.push_back(std::move(request));
+      prompts = {tokenizer->decode(prompt_ids, /*skip_special_tokens=*/true)};
+    }
+    for (const std::string& prompt : args.count("prompt-ids") ? std::vector<std::string>{} : prompts) {
       EngineRequest request;
       request.prompt = tokenizer->encode(prompt, /*add_special_tokens=*/true);
       request.max_new_tokens = max_new_tokens;

@@ -21,7 +21,9 @@ constexpr std::string_view kUsage =
     "       slkv --version\n"
     "\n"
     "commands:\n"
-    "  generate         generate text from a prompt (or a batch of prompts)\n"
+    "  generate         generate text from a prompt (or a batch of prompts, or exact token ids)\n"
+    "  chat             multi-turn chat sessions (interactive, or --script FILE of JSON lines)\n"
+    "  render-chat      a JSON array of messages on stdin -> the prompt the chat template renders\n"
     "  tokenize         text on stdin -> JSON array of token ids (--decode: the reverse)\n"
     "  inspect          print a model's config, parameter count and bytes by dtype\n"
     "  make-test-model  write a random-weight Hugging Face model directory\n"
@@ -65,7 +67,7 @@ std::string filesystem_message(const std::filesystem::filesystem_error& e) {
 int dispatch(const std::string& command, int argc, char** argv) {
   // These run no model, or (bench-decode) the whole model on one device: under
   // mpirun they would repeat themselves on every rank.
-  if ((command == "tokenize" || command == "inspect" || command == "make-test-model" ||
+  if ((command == "tokenize" || command == "inspect" || command == "make-test-model" || command == "render-chat" ||
        command == "bench-decode") &&
       slkv::world_size() > 1)
     throw slkv::Error(command + " runs in a single process: launch it without mpirun");
@@ -77,6 +79,8 @@ int dispatch(const std::string& command, int argc, char** argv) {
   if (command == "analyze-layers") return slkv::run_analyze_layers(argc - 1, argv + 1);
   if (command == "bench-kv") return slkv::run_bench_kv(argc - 1, argv + 1);
   if (command == "bench-decode") return slkv::run_bench_decode(argc - 1, argv + 1);
+  // chat: pending
+  // render-chat: pending
   std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;
   return 2;
 }

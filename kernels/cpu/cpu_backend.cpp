@@ -15,6 +15,7 @@
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/sampling.h"
 #include "core/error.h"
+#include "core/host_memory.h"
 
 namespace slkv {
 
@@ -25,12 +26,8 @@ CpuBackend::CpuBackend(int n_threads) : n_threads_(n_threads) {
 std::string CpuBackend::name() const { return "cpu"; }
 
 int64_t CpuBackend::free_memory_bytes() const {
-  // MemAvailable counts reclaimable page cache too, as the kernel estimates it.
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key;
-  int64_t kib = 0;
-  while (meminfo >> key >> kib)
-    if (key == "MemAvailable:") return kib * 1024;
+  const int64_t available = host_memory_available_bytes();
+  if (available >= 0) return available;
   return static_cast<int64_t>(sysconf(_SC_AVPHYS_PAGES)) * sysconf(_SC_PAGESIZE);
 }
 

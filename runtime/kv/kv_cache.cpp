@@ -203,7 +203,6 @@ void KvCache::append_all(std::span<const KvAppend> appends) {
     // A full pool stops the batch part way: the slots taken so far are
     // counted as held, so they get their keys and values before the error goes on.
     pending_copies_ = nullptr;
-    fresh_ = FreshAppend{};
     copy_regions(copies);
     throw;
   }
@@ -213,26 +212,27 @@ void KvCache::append_all(std::span<const KvAppend> appends) {
 
 void KvCache::append_bookkeeping(const KvAppend& item, std::vector<CopyRegion>& copies) {
   LayerState& state = layer_state(item.sequence, item.layer);
-  const int64_t first_position = state.appended;
   append_to_segment(state, state.segments.back(), item.keys, item.values, item.n_tokens, copies);
   state.appended += item.n_tokens;
   const Retention& retention = state.retention;
   if (retention.kind != Retention::Kind::Window || state.growth != WindowGrowth::Rolling) return;
-  fresh_ = FreshAppend{&item, first_position};
+  // The pass attends after this append: its first query must still see its
+  // last `recent` keys (itself included), as a decode token does, so the
+  // window keeps recent - 1 older tokens besides the appended ones. Later
+  // queries of a chunk see a little more; the next append trims it back.
+  const int64_t keep = retention.recent + item.n_tokens - 1;
   if (state.segments.size() == 1) {
     // Not yet split: a short prompt that has now grown past the window.
-    if (state.segments[0].length > retention.sink + retention.recent)
-      apply_window(item.sequence, item.layer, retention.sink, retention.recent, state.growth);
+    if (state.segments[0].length > retention.sink + keep) split_window(item.sequence, item.layer, state, retention.sink, keep, /*park_drops=*/true);
   } else {
     Segment& recent = state.segments.back();
-    if (recent.length > retention.recent) {
-      const int64_t drop = recent.length - retention.recent;
+    if (recent.length > keep) {
+      const int64_t drop = recent.length - keep;
       const int64_t first = state.appended - recent.length;  // the oldest recent token's position
       park(item.sequence, item.layer, state, IndexRange{first, first + drop});
       drop_front(recent, drop);
     }
   }
-  fresh_ = FreshAppend{};
 }
 
 void KvCache::apply_window(SequenceId sequence, int64_t layer, int64_t sink, int64_t recent, WindowGrowth growth) {
@@ -240,16 +240,19 @@ void KvCache::apply_window(SequenceId sequence, int64_t layer, int64_t sink, int
   LayerState& state = layer_state(sequence, layer);
   // A token-selected (SnapKV) layer's slots are not positions: its drops are not parked.
   const bool parkable = state.retention.kind != Retention::Kind::Selected;
-  const bool splits = state.segments.size() == 1 && state.segments[0].length > sink + recent;
-  if (splits && parkable) {
+  state.retention = Retention{Retention::Kind::Window, sink, recent};
+  state.growth = growth;
+  if (state.segments.size() == 1 && state.segments[0].length > sink + recent)
+    split_window(sequence, layer, state, sink, recent, parkable);
+}
+
+void KvCache::split_window(SequenceId sequence, int64_t layer, LayerState& state, int64_t sink, int64_t recent,
+                           bool park_drops) {
+  // Split the single segment into [sink] and [recent]; free the blocks between, parked first.
+  if (park_drops) {
     const int64_t first = state.appended - state.segments[0].length;  // position of slot 0
     park(sequence, layer, state, IndexRange{first + sink, state.appended - recent});
   }
-  state.retention = Retention{Retention::Kind::Window, sink, recent};
-  state.growth = growth;
-  if (!splits) return;
-
-  // Split the single segment into [sink] and [recent]; free the blocks between.
   Segment whole = std::move(state.segments[0]);
   const int64_t block_size = geometry_.block_size;
   const int64_t recent_start = whole.length - recent;  // > sink
@@ -377,15 +380,11 @@ void KvCache::park(SequenceId sequence, int64_t layer, const LayerState& state, 
     else
       runs.push_back(KvSpan{keys, values, 1});
   };
-  const bool fresh = fresh_.item && fresh_.item->sequence == sequence && fresh_.item->layer == layer;
+  // Dropped tokens are never the ones being appended (see append_bookkeeping):
+  // their keys are in the blocks already.
   for (int64_t position = positions.begin; position < positions.end; ++position) {
-    if (fresh && position >= fresh_.first_position) {
-      const int64_t i = position - fresh_.first_position;
-      add(fresh_.item->keys + i * floats, fresh_.item->values + i * floats);
-    } else {
-      auto [block, offset] = locate(state, slot_of(state, position));
-      add(pool_.keys(block) + offset * floats, pool_.values(block) + offset * floats);
-    }
+    auto [block, offset] = locate(state, slot_of(state, position));
+    add(pool_.keys(block) + offset * floats, pool_.values(block) + offset * floats);
   }
   store_->park(sequence, layer, positions.begin, runs);
 }

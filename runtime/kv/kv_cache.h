@@ -156,6 +156,10 @@ class KvCache {
   // Whether appending to the segment writes into a block another sequence holds.
   bool tail_is_shared(const LayerState& state, const Segment& segment) const;
   void drop_front(Segment& segment, int64_t n_tokens);
+  // Splits a windowed layer's single segment into its first `sink` and last
+  // `recent` tokens, freeing (and, park_drops, first parking) the middle.
+  void split_window(SequenceId sequence, int64_t layer, LayerState& state, int64_t sink, int64_t recent,
+                    bool park_drops);
   // Copies within the cache's memory, all in one backend call.
   void copy_regions(std::span<const CopyRegion> regions) const;
   void release_segments(LayerState& state);
@@ -167,8 +171,7 @@ class KvCache {
   // The slot holding absolute position `position` of the layer (held).
   int64_t slot_of(const LayerState& state, int64_t position) const;
   // Parks the layer's `positions` (about to be dropped) in the store when it
-  // keeps the sequence's; positions of the append in progress (fresh_) are
-  // read from the appended keys, whose copies into the cache are pending.
+  // keeps the sequence's.
   void park(SequenceId sequence, int64_t layer, const LayerState& state, IndexRange positions);
   // Runs of the segment's slots [first, first + count): read or write views.
   std::vector<KvSlots> segment_slots(const Segment& segment, int64_t first, int64_t count) const;
@@ -178,12 +181,6 @@ class KvCache {
   KvBlockPool pool_;
   SequenceId next_sequence_ = 0;
   std::vector<CopyRegion>* pending_copies_ = nullptr;  // set while append_all gathers copies
-  // The append being booked (while append_bookkeeping runs): its keys are not
-  // in the cache's blocks yet, so parking reads them from the append.
-  struct FreshAppend {
-    const KvAppend* item = nullptr;
-    int64_t first_position = 0;
-  } fresh_;
   DroppedKvStore* store_ = nullptr;
   std::unordered_map<SequenceId, SequenceState> sequences_;
 };

@@ -427,10 +427,10 @@ std::map<std::string, std::string> help_options(const std::string& help) {
 
 TEST(CliUsage, HelpShowsEveryDefault) {
   // Options without a default: required inputs and opt-in outputs.
-  const std::set<std::string> no_default = {"model", "prompt", "prompts-file", "out", "input", "dump-decisions",
-                                            "data"};
+  const std::set<std::string> no_default = {"model", "prompt",  "prompts-file", "prompt-ids", "out",
+                                            "input", "dump-decisions", "data", "script", "system"};
   for (const char* command : {"generate", "tokenize", "inspect", "make-test-model", "bench", "analyze-layers",
-                              "bench-kv", "bench-decode"}) {
+                              "bench-kv", "bench-decode", "chat", "render-chat"}) {
     auto result = run_slkv(std::string(command) + " --help");
     ASSERT_EQ(result.exit_code, 0) << command;
     const auto options = help_options(result.output);

@@ -127,8 +127,12 @@ TEST(KvCache, ShortLayerKeepsEverythingThenRolls) {
   append_tokens(cache, seq, 0, 0, 6);
   cache.apply_window(seq, 0, 2, 5, WindowGrowth::Rolling);
   EXPECT_EQ(held_tokens(cache, seq, 0), range(0, 6));
-  append_tokens(cache, seq, 0, 6, 3);  // 9 > 7: now split
-  std::vector<int64_t> expected = {0, 1, 4, 5, 6, 7, 8};
+  // A chunk's first query still sees its last 5 keys: 9 tokens fit sink 2 +
+  // recent 5 + the chunk's 3 - 1, so nothing goes yet.
+  append_tokens(cache, seq, 0, 6, 3);
+  EXPECT_EQ(held_tokens(cache, seq, 0), range(0, 9));
+  append_tokens(cache, seq, 0, 9, 1);  // 10 > 7: now split
+  std::vector<int64_t> expected = {0, 1, 5, 6, 7, 8, 9};
   EXPECT_EQ(held_tokens(cache, seq, 0), expected);
 }
 
@@ -198,22 +202,38 @@ TEST(KvCache, SequencesAreIndependent) {
 // copies of tokens that are already dead bound for it) and that a later
 // append of the batch takes must receive only the later copies; the CPU
 // backend refuses overlapping destinations.
-TEST(KvCache, AppendAllDropsCopiesBoundForABlockFreedInTheSameBatch) {
+TEST(KvCache, AppendAllReusesABlockFreedInTheSameBatch) {
   auto backend = make_cpu_backend(1);
   KvCache cache(small_geometry(2), *backend);  // two blocks: the freed one must be taken again
   const SequenceId a = cache.add_sequence(), b = cache.add_sequence();
-  append_tokens(cache, a, 0, 0, 2);
-  cache.apply_window(a, 0, 0, 2, WindowGrowth::Rolling);  // 2 tokens: kept, windowed from now on
+  append_tokens(cache, a, 0, 0, 4);
+  cache.apply_window(a, 0, 0, 1, WindowGrowth::Rolling);  // keeps token 3, in the first block
 
-  const TokenKv a_tokens(2, 6), b_tokens(100, 4);
-  const std::vector<KvAppend> batch = {{a, 0, a_tokens.keys.data(), a_tokens.values.data(), 6},
+  const TokenKv a_tokens(4, 4), b_tokens(100, 4);
+  const std::vector<KvAppend> batch = {{a, 0, a_tokens.keys.data(), a_tokens.values.data(), 4},
                                        {b, 0, b_tokens.keys.data(), b_tokens.values.data(), 4}};
-  // a: tokens 2, 3 fill its first block, 4..7 a second; the window keeps 6, 7
-  // and frees the first block, which b then takes for 100..103.
+  // a: tokens 4..7 fill a second block; its window (recent 1, + the 4 new - 1)
+  // keeps them and frees the first block, which b then takes for 100..103.
   cache.append_all(batch);
-  EXPECT_EQ(held_tokens(cache, a, 0), range(6, 8));
+  EXPECT_EQ(held_tokens(cache, a, 0), range(4, 8));
   EXPECT_EQ(held_tokens(cache, b, 0), range(100, 104));
   EXPECT_EQ(cache.pool().blocks_in_use(), 2);
+}
+
+// A chunk appended to a rolling window: its first query sees `recent` keys
+// (itself included) as a decode token would; the window is back to `recent`
+// after the next append.
+TEST(KvCache, AChunkOnARollingWindowKeepsWhatItsFirstQueryNeeds) {
+  KvCache cache(small_geometry(), testing::host_backend());
+  SequenceId seq = cache.add_sequence();
+  append_tokens(cache, seq, 0, 0, 20);
+  cache.apply_window(seq, 0, 2, 4, WindowGrowth::Rolling);
+  append_tokens(cache, seq, 0, 20, 10);
+  std::vector<int64_t> expected = {0, 1};
+  for (int64_t t = 17; t < 30; ++t) expected.push_back(t);  // 3 older tokens + the 10 new
+  EXPECT_EQ(held_tokens(cache, seq, 0), expected);
+  append_tokens(cache, seq, 0, 30, 1);
+  EXPECT_EQ(held_tokens(cache, seq, 0), (std::vector<int64_t>{0, 1, 27, 28, 29, 30}));
 }
 
 // A batch that fills the pool part way through: the error names the full
