@@ -29,6 +29,7 @@
 #include "launch/rank_layout.h"
 #include "core/comma_list.h"
 #include "core/error.h"
+#include "core/kl_divergence.h"
 #include "core/text_file.h"
 #include "runtime/engine/engine.h"
 #include "runtime/engine/run_to_completion.h"
@@ -107,23 +108,6 @@ SequenceRun run_sequence(Context& ctx, const KvPolicyConfig& config, std::span<c
   run.decode_seconds = result.decode_seconds;
   run.peak_kv_bytes = ctx.engine.stats().peak_blocks * ctx.engine.cache().pool().bytes_per_block();
   return run;
-}
-
-// KL(p || q) in nats between the softmaxes of two logit rows, in double.
-double kl_divergence(std::span<const float> p_logits, std::span<const float> q_logits) {
-  auto log_softmax = [](std::span<const float> logits) {
-    const double max = *std::max_element(logits.begin(), logits.end());
-    double sum = 0;
-    for (float x : logits) sum += std::exp(x - max);
-    const double log_sum = max + std::log(sum);
-    std::vector<double> out(logits.size());
-    for (size_t i = 0; i < logits.size(); ++i) out[i] = logits[i] - log_sum;
-    return out;
-  };
-  const std::vector<double> log_p = log_softmax(p_logits), log_q = log_softmax(q_logits);
-  double kl = 0;
-  for (size_t i = 0; i < log_p.size(); ++i) kl += std::exp(log_p[i]) * (log_p[i] - log_q[i]);
-  return std::max(kl, 0.0);  // rounding can leave -1e-17 for identical rows
 }
 
 // `count` of `layers` layers, uniformly at random (a seeded Fisher-Yates, so

@@ -12,6 +12,7 @@ int run_analyze_layers(int argc, char** argv);
 int run_bench_kv(int argc, char** argv);
 int run_bench_decode(int argc, char** argv);
 int run_chat(int argc, char** argv);
+int run_bench_sessions(int argc, char** argv);
 int run_render_chat(int argc, char** argv);
 
 }  // namespace slkv

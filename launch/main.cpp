@@ -31,6 +31,7 @@ constexpr std::string_view kUsage =
     "  analyze-layers   per-layer SimLayerKV score distribution over a prompt file\n"
     "  bench-kv         fidelity vs KV compression of the KV policies, against full KV\n"
     "  bench-decode     decode step time by context and batch against the memory floor (one process)\n"
+    "  bench-sessions   multi-turn sessions: memory, turn-2 latency, fidelity of re-identification (one process)\n"
     "  version          print the slkv version\n"
     "\n"
     "Run 'slkv <command> --help' for the options of a command.\n";
@@ -67,7 +68,7 @@ std::string filesystem_message(const std::filesystem::filesystem_error& e) {
 int dispatch(const std::string& command, int argc, char** argv) {
   // These run no model, or (bench-decode) the whole model on one device: under
   // mpirun they would repeat themselves on every rank.
-  if ((command == "tokenize" || command == "inspect" || command == "make-test-model" || command == "render-chat" ||
+  if ((command == "tokenize" || command == "inspect" || command == "make-test-model" || command == "render-chat" || command == "bench-sessions" ||
        command == "bench-decode") &&
       slkv::world_size() > 1)
     throw slkv::Error(command + " runs in a single process: launch it without mpirun");
@@ -80,6 +81,7 @@ int dispatch(const std::string& command, int argc, char** argv) {
   if (command == "bench-kv") return slkv::run_bench_kv(argc - 1, argv + 1);
   if (command == "bench-decode") return slkv::run_bench_decode(argc - 1, argv + 1);
   // chat: pending
+  if (command == "bench-sessions") return slkv::run_bench_sessions(argc - 1, argv + 1);
   // render-chat: pending
   std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;
   return 2;

@@ -139,7 +139,8 @@ void Engine::release(SequenceId id) {
   sequences_.erase(id);
 }
 
-void Engine::extend(SequenceId id, std::span<const int32_t> new_tokens, int64_t max_new_tokens) {
+void Engine::extend(SequenceId id, std::span<const int32_t> new_tokens, int64_t max_new_tokens,
+                    std::vector<int32_t> forced_tokens) {
   EngineSequence& s = sequence(id);
   if (s.state != EngineSequence::State::Idle)
     throw Error("sequence " + std::to_string(id) + " is not a finished, kept sequence");
@@ -153,6 +154,9 @@ void Engine::extend(SequenceId id, std::span<const int32_t> new_tokens, int64_t 
                 std::to_string(model_.config().max_position_embeddings));
   if (s.pending() + static_cast<int64_t>(new_tokens.size()) == 0)
     throw Error("sequence " + std::to_string(id) + " ended on a stop token: extend it with at least one token");
+  for (int32_t token : forced_tokens)
+    if (token < 0 || token >= vocab) throw Error("forced token id " + std::to_string(token) + " is outside the vocabulary");
+  s.request.forced_tokens = std::move(forced_tokens);
   s.tokens.insert(s.tokens.end(), new_tokens.begin(), new_tokens.end());
   s.turn_start = static_cast<int64_t>(s.tokens.size());
   s.turns += 1;

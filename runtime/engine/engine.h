@@ -85,7 +85,9 @@ class Engine {
   // KvPolicy::begin_turn and --reidentify). A sequence whose KV was evicted
   // meanwhile is prefilled again from its whole history, as a from-scratch
   // run over it would be (EngineEvent::reprefilled_tokens counts it).
-  void extend(SequenceId sequence, std::span<const int32_t> tokens, int64_t max_new_tokens);
+  // forced_tokens: this turn's teacher forcing (as EngineRequest::forced_tokens).
+  void extend(SequenceId sequence, std::span<const int32_t> tokens, int64_t max_new_tokens,
+              std::vector<int32_t> forced_tokens = {});
   // Drops the KV (and parked KV) of a kept, finished sequence but keeps its
   // history: its next turn re-prefills. What the engine does by itself, least
   // recently used first, when the pool has no room for a step.
