@@ -13,6 +13,7 @@ int run_bench_kv(int argc, char** argv);
 int run_bench_decode(int argc, char** argv);
 int run_chat(int argc, char** argv);
 int run_bench_sessions(int argc, char** argv);
+int run_serve(int argc, char** argv);
 int run_render_chat(int argc, char** argv);
 
 }  // namespace slkv

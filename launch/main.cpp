@@ -23,6 +23,7 @@ constexpr std::string_view kUsage =
     "commands:\n"
     "  generate         generate text from a prompt (or a batch of prompts, or exact token ids)\n"
     "  chat             multi-turn chat sessions (interactive, or --script FILE of JSON lines)\n"
+    "  serve            OpenAI-compatible HTTP server (completions, chat completions, sessions, metrics)\n"
     "  render-chat      a JSON array of messages on stdin -> the prompt the chat template renders\n"
     "  tokenize         text on stdin -> JSON array of token ids (--decode: the reverse)\n"
     "  inspect          print a model's config, parameter count and bytes by dtype\n"
@@ -81,6 +82,7 @@ int dispatch(const std::string& command, int argc, char** argv) {
   if (command == "bench-kv") return slkv::run_bench_kv(argc - 1, argv + 1);
   if (command == "bench-decode") return slkv::run_bench_decode(argc - 1, argv + 1);
   // chat: pending
+  // serve: pending
   if (command == "bench-sessions") return slkv::run_bench_sessions(argc - 1, argv + 1);
   // render-chat: pending
   std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;

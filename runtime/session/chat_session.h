@@ -30,6 +30,7 @@ struct ChatSettings {
   SamplingParams sampling;
   int64_t max_new_tokens = 256;
   std::vector<int32_t> stop_ids;
+  std::vector<std::string> stop_strings;
   std::optional<KvPolicyConfig> kv_policy;  // default: the engine's
   double idle_seconds = 600;
 };
@@ -60,6 +61,16 @@ class ChatSession {
   // Throws slkv::Error, the message not added, when the turn cannot run
   // (e.g. it would pass the model's context, or the template raises).
   ChatReply send(const nlohmann::json& message, const std::function<void(int32_t)>& on_token = {});
+  // The two halves of a turn, for a caller that steps the engine itself
+  // (the server's engine thread): start_turn renders the conversation and
+  // submits or extends the sequence, returning it (throws slkv::Error with
+  // nothing changed); finish_turn takes the generated ids and the Finished
+  // event, adds the reply to the conversation and returns it (throws when the
+  // turn failed; the session then starts over from the whole render).
+  SequenceId start_turn(std::optional<int64_t> max_new_tokens = std::nullopt);
+  ChatReply finish_turn(const std::vector<int32_t>& tokens, const EngineEvent& finished);
+  // Drops the messages after the first `count` (a turn that could not start).
+  void truncate_messages(size_t count);
   // Forgets the conversation and frees its KV.
   void reset();
   // Frees the KV when the session has been idle longer than its limit (the
@@ -81,6 +92,7 @@ class ChatSession {
   nlohmann::json messages_ = nlohmann::json::array();
   std::optional<SequenceId> sequence_;
   std::string fed_text_;  // the text the sequence's ids stand for (renders and replies)
+  int64_t turn_input_tokens_ = 0;
   int64_t restarted_tokens_ = 0;  // history re-prefilled because the template rewrote it
   std::chrono::steady_clock::time_point last_used_ = std::chrono::steady_clock::now();
 };
