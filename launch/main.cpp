@@ -81,10 +81,10 @@ int dispatch(const std::string& command, int argc, char** argv) {
   if (command == "analyze-layers") return slkv::run_analyze_layers(argc - 1, argv + 1);
   if (command == "bench-kv") return slkv::run_bench_kv(argc - 1, argv + 1);
   if (command == "bench-decode") return slkv::run_bench_decode(argc - 1, argv + 1);
-  // chat: pending
-  // serve: pending
+  if (command == "chat") return slkv::run_chat(argc - 1, argv + 1);
+  if (command == "render-chat") return slkv::run_render_chat(argc - 1, argv + 1);
+  if (command == "serve") return slkv::run_serve(argc - 1, argv + 1);
   if (command == "bench-sessions") return slkv::run_bench_sessions(argc - 1, argv + 1);
-  // render-chat: pending
   std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;
   return 2;
 }

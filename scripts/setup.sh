@@ -11,7 +11,7 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev
-  gnuplot-nox python3-numpy
+  gnuplot-nox python3-numpy python3-jinja2
 )
 
 missing=()
@@ -25,4 +25,13 @@ if ((${#missing[@]})); then
   echo "slkv setup: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The official `openai` npm client, for the server's client test (tests/tools/openai_client.mjs),
+# in a cache directory outside the tree; tests find it through SLKV_NPM_DIR.
+npm_dir=${SLKV_NPM_DIR:-$HOME/.cache/slkv-npm}
+if command -v npm > /dev/null && [[ ! -f "$npm_dir/node_modules/openai/package.json" ]]; then
+  echo "slkv setup: installing the openai npm package into $npm_dir"
+  mkdir -p "$npm_dir"
+  npm install --silent --no-audit --no-fund --prefix "$npm_dir" openai@4 > /dev/null
 fi
