@@ -2,6 +2,7 @@
 // engine, with chat sessions, metrics and graceful shutdown. Under mpirun
 // world rank 0 listens and drives the engine; the other ranks follow it.
 #include <boost/asio/signal_set.hpp>
+#include <csignal>
 #include <cxxopts.hpp>
 #include <filesystem>
 #include <iostream>
@@ -74,6 +75,10 @@ int run_serve(int argc, char** argv) {
   Engine engine(*rank.model, *rank.backend, engine_config, layout.sync(), tokenizer ? &*tokenizer : nullptr,
                 offload.get());
   if (!coordinator) {
+    // mpirun passes SIGTERM/SIGINT to every rank: rank 0 shuts the job down
+    // (its plans tell this rank when), so this one must not die of them first.
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGINT, SIG_IGN);
     engine.follow();
     return 0;
   }

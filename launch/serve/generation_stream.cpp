@@ -8,14 +8,15 @@
 namespace slkv {
 
 GenerationStream::GenerationStream(const Tokenizer& tokenizer, const CompletionRequest& request, std::string id,
-                                   std::string model, int64_t prompt_tokens)
+                                   std::string model, std::span<const int32_t> prompt)
     : tokenizer_(tokenizer),
       request_(request),
       id_(std::move(id)),
       model_(std::move(model)),
       created_(static_cast<int64_t>(std::time(nullptr))),
-      prompt_tokens_(prompt_tokens),
+      prompt_tokens_(static_cast<int64_t>(prompt.size())),
       decoder_(tokenizer) {
+  for (int32_t id : prompt) decoder_.push(id);
   for (const std::string& stop : request_.stop) holdback_ = std::max(holdback_, stop.size() - 1);
 }
 
@@ -44,6 +45,9 @@ std::string GenerationStream::token(int32_t id) {
   text_ += decoder_.push(id);
   // Hold back what a stop string could still start with; never split a UTF-8 character.
   size_t safe = text_.size() > holdback_ ? text_.size() - holdback_ : 0;
+  // A stop string complete in the text (the engine ends the request next) is never released.
+  const size_t from = released_ > holdback_ ? released_ - holdback_ : 0;
+  for (const std::string& stop : request_.stop) safe = std::min(safe, text_.find(stop, from));
   while (safe > released_ && safe < text_.size() && (static_cast<unsigned char>(text_[safe]) & 0xC0) == 0x80) --safe;
   if (safe <= released_) return "";
   std::string out = text_.substr(released_, safe - released_);

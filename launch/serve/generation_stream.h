@@ -19,8 +19,10 @@ namespace slkv {
 
 class GenerationStream {
  public:
+  // prompt: the ids the reply continues (decoding starts after them, so the
+  // first token keeps its word-boundary space).
   GenerationStream(const Tokenizer& tokenizer, const CompletionRequest& request, std::string id, std::string model,
-                   int64_t prompt_tokens);
+                   std::span<const int32_t> prompt);
 
   // The logits the next token is drawn from (when logprobs were asked).
   void logits(std::span<const float> row);

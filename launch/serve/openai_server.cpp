@@ -180,7 +180,7 @@ void OpenAiServer::run_request(Engine& engine, std::shared_ptr<RequestState> sta
       s.busy = true;
       session = &s;
       state->stream = std::make_unique<GenerationStream>(tokenizer_, request, id, settings_.model_name,
-                                                         static_cast<int64_t>(engine.tokens(state->sequence).size()));
+                                                         engine.tokens(state->sequence));
     } else {
       EngineRequest engine_request;
       engine_request.prompt = state->prompt;
@@ -190,8 +190,7 @@ void OpenAiServer::run_request(Engine& engine, std::shared_ptr<RequestState> sta
       engine_request.stop_strings = request.stop;
       engine_request.kv_policy = state->policy;
       state->sequence = engine.submit(std::move(engine_request));
-      state->stream = std::make_unique<GenerationStream>(tokenizer_, request, id, settings_.model_name,
-                                                         static_cast<int64_t>(state->prompt.size()));
+      state->stream = std::make_unique<GenerationStream>(tokenizer_, request, id, settings_.model_name, state->prompt);
     }
   } catch (const ApiError& e) {
     state->exchange->respond(e.status(), kJson, e.body().dump());
