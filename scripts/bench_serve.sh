@@ -42,7 +42,7 @@ stop_server
 for policy in full simlayerkv; do
   start_server --model "$shared/models/stories260K" --kv-policy "$policy" --kv-blocks 600 \
     --sink 4 --recent 32 --lazy-threshold 0.5
-  python3 bench/bench_serve.py --prompt-len 300 --gen-len 64 --requests-per-client 2 --url "$url" \
+  python3 bench/bench_serve.py --prompt-len 150 --gen-len 64 --requests-per-client 2 --url "$url" \
     --concurrency 16,64 --label "stories260K, --kv-blocks 600, $policy" --json "$out/kv_$policy.json"
   stop_server
 done
