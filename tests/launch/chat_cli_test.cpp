@@ -226,3 +226,29 @@ TEST(GenerateCli, PromptIdsAreCheckedAndNamed) {
 
 }  // namespace
 }  // namespace slkv
+
+namespace slkv {
+namespace {
+
+TEST(ChatCli, InteractiveTurnsStatsSaveAndReset) {
+  SLKV_REQUIRE_SHARED();
+  const std::filesystem::path saved = testing::temp_path("saved_chat.json");
+  const std::string input = "Once upon a time\n/stats\n/save " + saved.string() + "\n/reset\n/stats\nTom had a ball\n/quit\n";
+  const auto result = testing::run_slkv("chat --model " + testing::stories_dir().string() +
+                                            " --temperature 0 --max-new-tokens 8 --threads 1",
+                                        false, input);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  // Two /stats objects: two messages (the turn and its reply), then none after /reset.
+  const size_t first = result.output.find("\"messages\": 2");
+  EXPECT_NE(first, std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("\"messages\": 0", first), std::string::npos) << result.output;
+  std::ifstream file(saved);
+  const nlohmann::json conversation = nlohmann::json::parse(file);
+  ASSERT_EQ(conversation["messages"].size(), 2u);
+  EXPECT_EQ(conversation["messages"][0]["content"], "Once upon a time");
+  EXPECT_EQ(conversation["messages"][1]["role"], "assistant");
+  EXPECT_FALSE(conversation["prompt_ids"].empty());
+}
+
+}  // namespace
+}  // namespace slkv

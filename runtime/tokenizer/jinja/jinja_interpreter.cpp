@@ -239,9 +239,14 @@ class Interpreter {
   }
 
   // ---- macros ----
+  // The macro's value lives in its closure scope, so it may not own that
+  // scope (a cycle that would never be freed): the interpreter keeps the
+  // closure alive for the render, the value holds a weak reference.
   Value macro_value(const std::shared_ptr<const MacroDefinition>& macro, const ScopePtr& closure) {
+    closures_.push_back(closure);
+    const std::weak_ptr<Scope> weak = closure;
     return Value::callable(
-        macro->name, [this, macro, closure](const CallArgs& args) { return call_macro(*macro, closure, args); },
+        macro->name, [this, macro, weak](const CallArgs& args) { return call_macro(*macro, weak.lock(), args); },
         "Macro");
   }
 
@@ -432,6 +437,7 @@ class Interpreter {
   const std::string& name_;
   int line_ = 1;
   int depth_ = 0;  // macro calls in progress
+  std::vector<ScopePtr> closures_;  // the scopes macros were defined in, alive for the render
 };
 
 }  // namespace
