@@ -37,36 +37,25 @@ struct ScriptTurn {
 };
 
 std::vector<ScriptTurn> read_script(const std::filesystem::path& path) {
-  const InputText input = read_input_text(path);
-  std::istringstream in(input.text);
   std::vector<ScriptTurn> turns;
-  std::string line;
-  for (int number = 1; std::getline(in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = input.name + ":" + std::to_string(number);
-    check_utf8(line, where);
-    nlohmann::json value;
-    try {
-      value = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw Error(where + ": not valid JSON: " + e.what());
-    }
+  for (JsonLine& line : read_json_lines(path)) {
+    nlohmann::json& value = line.value;
     ScriptTurn turn;
     if (value.is_string()) {
       turn.message = {{"role", "user"}, {"content", value}};
     } else if (value.is_object() && value.contains("role") && value["role"].is_string() && value.contains("content")) {
       if (value.contains("session")) {
-        if (!value["session"].is_string()) throw Error(where + ": \"session\" must be a string");
+        if (!value["session"].is_string()) throw Error(line.where + ": \"session\" must be a string");
         turn.session = value["session"].get<std::string>();
         value.erase("session");
       }
       turn.message = value;
     } else {
-      throw Error(where + ": expected a JSON string or an object with \"role\" and \"content\", got " + value.dump());
+      throw Error(line.where + ": expected a JSON string or an object with \"role\" and \"content\", got " + value.dump());
     }
     turns.push_back(std::move(turn));
   }
-  if (turns.empty()) throw Error("chat script " + input.name + " holds no turns");
+  if (turns.empty()) throw Error("chat script " + (path == "-" ? std::string("<stdin>") : path.string()) + " holds no turns");
   return turns;
 }
 

@@ -65,26 +65,34 @@ InputText read_input_text(const std::filesystem::path& path) {
   return {path.string(), read_text_file(path)};
 }
 
-std::vector<std::string> read_prompts_file(const std::filesystem::path& path) {
+std::vector<JsonLine> read_json_lines(const std::filesystem::path& path) {
   const InputText input = read_input_text(path);
   std::istringstream in(input.text);
-  std::vector<std::string> prompts;
+  std::vector<JsonLine> lines;
   std::string line;
   for (int line_number = 1; std::getline(in, line); ++line_number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = input.name + ":" + std::to_string(line_number);
+    JsonLine parsed{input.name + ":" + std::to_string(line_number), nullptr};
     // Checked before parsing: the JSON parser would refuse it too, but less plainly.
-    check_utf8(line, where);
-    nlohmann::json value;
+    check_utf8(line, parsed.where);
     try {
-      value = nlohmann::json::parse(line);
+      parsed.value = nlohmann::json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {
-      throw Error(where + ": not valid JSON: " + e.what());
+      throw Error(parsed.where + ": not valid JSON: " + e.what());
     }
-    if (!value.is_string()) throw Error(where + ": expected a JSON string, got " + std::string(value.type_name()));
-    prompts.push_back(value.get<std::string>());
+    lines.push_back(std::move(parsed));
   }
-  if (prompts.empty()) throw Error("prompts file " + input.name + " holds no prompts");
+  return lines;
+}
+
+std::vector<std::string> read_prompts_file(const std::filesystem::path& path) {
+  std::vector<std::string> prompts;
+  for (const JsonLine& line : read_json_lines(path)) {
+    if (!line.value.is_string())
+      throw Error(line.where + ": expected a JSON string, got " + std::string(line.value.type_name()));
+    prompts.push_back(line.value.get<std::string>());
+  }
+  if (prompts.empty()) throw Error("prompts file " + (path == "-" ? std::string("<stdin>") : path.string()) + " holds no prompts");
   return prompts;
 }
 

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cxxopts.hpp>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,6 +46,15 @@ InputText read_input_text(const std::filesystem::path& path);
 // standard input. Throws slkv::Error naming the file (or <stdin>) and line of
 // anything else, invalid UTF-8 included.
 std::vector<std::string> read_prompts_file(const std::filesystem::path& path);
+
+// The JSON values of a JSON-lines file (blank lines skipped; "-" = standard
+// input), each with "FILE:LINE" for messages. Throws slkv::Error naming the
+// line of invalid UTF-8 or JSON.
+struct JsonLine {
+  std::string where;
+  nlohmann::json value;
+};
+std::vector<JsonLine> read_json_lines(const std::filesystem::path& path);
 
 // A JSON array of token ids (file, or "-" for standard input). Throws
 // slkv::Error naming the file and the element of anything else.
