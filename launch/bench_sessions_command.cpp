@@ -18,7 +18,6 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
-#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/byte_size.h"
@@ -122,7 +121,6 @@ Turn run_turn(Engine& engine, SequenceId* id, const Conversation& conversation, 
 struct Setup {
   std::unique_ptr<OffloadManager> offload;
   std::unique_ptr<Engine> engine;
-  std::map<SequenceId, std::vector<std::vector<float>>> logits;
   std::vector<std::vector<float>> current;
   Setup(Model& model, Backend& backend, EngineConfig config, bool with_logits, int64_t host_capacity) {
     const AttentionShape shape = model.attention_shape();

@@ -226,12 +226,8 @@ int run_chat(int argc, char** argv) {
   SamplingParams params = sampling.params;
   if (layout.protocol) layout.protocol->broadcast_u64(params.seed);
   RankModel rank = load_rank_model(layout, model_dir, choice);
-  const KvPolicyConfig kv_policy = kv_policy_from_args(args, rank.model->config());
-  EngineConfig engine_config = engine_config_from_args(args, kv_policy);
-  engine_config.micro_batches = layout.topology.pp;
-  const std::unique_ptr<OffloadManager> offload = make_offload_manager(args, *rank.model, *rank.backend);
-  Engine engine(*rank.model, *rank.backend, engine_config, layout.sync(), tokenizer ? &*tokenizer : nullptr,
-                offload.get());
+  SessionEngine session_engine = make_session_engine(args, layout, rank, tokenizer ? &*tokenizer : nullptr);
+  Engine& engine = *session_engine.engine;
   if (!coordinator) {
     engine.follow();
     return 0;

@@ -5,6 +5,7 @@
 #include "core/byte_size.h"
 #include "core/error.h"
 #include "core/host_memory.h"
+#include "launch/kv_policy_options.h"
 
 namespace slkv {
 
@@ -29,6 +30,17 @@ std::unique_ptr<OffloadManager> make_offload_manager(const cxxopts::ParseResult&
   }
   const AttentionShape shape = model.attention_shape();
   return std::make_unique<OffloadManager>(backend, shape.n_kv_heads * shape.head_dim, capacity);
+}
+
+SessionEngine make_session_engine(const cxxopts::ParseResult& args, const RankLayout& layout, RankModel& rank,
+                                  const Tokenizer* tokenizer) {
+  SessionEngine out;
+  out.kv_policy = kv_policy_from_args(args, rank.model->config());
+  EngineConfig config = engine_config_from_args(args, out.kv_policy);
+  config.micro_batches = layout.topology.pp;
+  out.offload = make_offload_manager(args, *rank.model, *rank.backend);
+  out.engine = std::make_unique<Engine>(*rank.model, *rank.backend, config, layout.sync(), tokenizer, out.offload.get());
+  return out;
 }
 
 double session_idle_seconds(const cxxopts::ParseResult& args) {

@@ -68,12 +68,8 @@ int run_serve(int argc, char** argv) {
     chat_template.emplace(ChatTemplate::load(model_dir));
   }
   RankModel rank = load_rank_model(layout, model_dir, device_choice(args));
-  const KvPolicyConfig kv_policy = kv_policy_from_args(args, rank.model->config());
-  EngineConfig engine_config = engine_config_from_args(args, kv_policy);
-  engine_config.micro_batches = layout.topology.pp;
-  const std::unique_ptr<OffloadManager> offload = make_offload_manager(args, *rank.model, *rank.backend);
-  Engine engine(*rank.model, *rank.backend, engine_config, layout.sync(), tokenizer ? &*tokenizer : nullptr,
-                offload.get());
+  SessionEngine session_engine = make_session_engine(args, layout, rank, tokenizer ? &*tokenizer : nullptr);
+  Engine& engine = *session_engine.engine;
   if (!coordinator) {
     // mpirun passes SIGTERM/SIGINT to every rank: rank 0 shuts the job down
     // (its plans tell this rank when), so this one must not die of them first.
@@ -89,12 +85,12 @@ int run_serve(int argc, char** argv) {
   if (settings.model_name.empty()) settings.model_name = "slkv";
   if (args.count("api-key")) settings.api_key = args["api-key"].as<std::string>();
   settings.max_queue = max_queue;
-  settings.max_batch = engine_config.limits.max_batch;
+  settings.max_batch = engine.config().limits.max_batch;
   settings.shutdown_timeout_seconds = shutdown_timeout;
   settings.session_idle_seconds = idle_seconds;
   settings.sampling = generation_defaults(model_dir);
   settings.stop_ids = stop_token_ids(rank.model->config(), *tokenizer);
-  settings.kv_policy = kv_policy;
+  settings.kv_policy = session_engine.kv_policy;
   settings.context = rank.model->config().max_position_embeddings;
 
   HttpLimits limits;
@@ -107,7 +103,7 @@ int run_serve(int argc, char** argv) {
   int status = 0;
   {
     EngineLoop loop(engine);
-    api = std::make_unique<OpenAiServer>(http, loop, *tokenizer, *chat_template, offload.get(), settings);
+    api = std::make_unique<OpenAiServer>(http, loop, *tokenizer, *chat_template, session_engine.offload.get(), settings);
     boost::asio::signal_set signals(http.context(), SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& error, int) {
       if (error) return;

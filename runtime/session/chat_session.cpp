@@ -53,21 +53,13 @@ ChatReply ChatSession::send(const nlohmann::json& message, const std::function<v
 
 ChatReply ChatSession::reply(const std::function<void(int32_t)>& on_token) {
   const SequenceId id = start_turn();
-  const auto started = std::chrono::steady_clock::now();
   std::vector<int32_t> tokens;
-  double first_token_seconds = 0;
   while (true)
     for (const EngineEvent& event : engine_.step()) {
       if (event.sequence != id) continue;
-      if (event.kind == EngineEvent::Kind::Token) {
-        if (tokens.empty()) first_token_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        tokens.push_back(event.token);
-        if (on_token) on_token(event.token);
-        continue;
-      }
-      ChatReply out = finish_turn(tokens, event);
-      out.first_token_seconds = first_token_seconds;
-      return out;
+      if (event.kind == EngineEvent::Kind::Finished) return finish_turn(tokens, event);
+      tokens.push_back(event.token);
+      if (on_token) on_token(event.token);
     }
 }
 
