@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "core/comma_list.h"
 #include "core/error.h"
 
 namespace slkv {
@@ -24,9 +25,11 @@ void add_kv_policy_options(cxxopts::Options& options) {
   // clang-format on
 }
 
-KvPolicyConfig kv_policy_from_args(const cxxopts::ParseResult& args, const ModelConfig& model) {
+namespace {
+
+KvPolicyConfig kv_policy_named(const cxxopts::ParseResult& args, const ModelConfig& model, const std::string& name) {
   KvPolicyConfig config = KvPolicyConfig::preset_for(model);
-  config.kind = parse_kv_policy(args["kv-policy"].as<std::string>());
+  config.kind = parse_kv_policy(name);
   if (args.count("lazy-threshold")) {
     // A window's attention mass is a probability: a threshold outside [0, 1]
     // makes every layer lazy (< 0) or none (> 1); --kv-policy says that plainly.
@@ -48,6 +51,24 @@ KvPolicyConfig kv_policy_from_args(const cxxopts::ParseResult& args, const Model
   config.reidentify = parse_reidentify(args["reidentify"].as<std::string>());
   config.validate();
   return config;
+}
+
+}  // namespace
+
+KvPolicyConfig kv_policy_from_args(const cxxopts::ParseResult& args, const ModelConfig& model) {
+  return kv_policy_named(args, model, args["kv-policy"].as<std::string>());
+}
+
+std::vector<KvPolicyConfig> kv_policies_from_args(const cxxopts::ParseResult& args, const ModelConfig& model) {
+  std::vector<KvPolicyConfig> policies;
+  for (const std::string& name : split_comma_list(args["kv-policy"].as<std::string>())) {
+    const KvPolicyConfig policy = kv_policy_named(args, model, name);
+    for (const KvPolicyConfig& earlier : policies)
+      if (earlier.kind == policy.kind) throw Error("--kv-policy names " + name + " twice");
+    policies.push_back(policy);
+  }
+  if (policies.empty()) throw Error("--kv-policy is empty");
+  return policies;
 }
 
 }  // namespace slkv

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/version.h"
 #include "launch/commands.h"
+#include "launch/eval/eval_commands.h"
 #include "parallel/mpi_communicator.h"
 
 namespace {
@@ -33,6 +34,7 @@ constexpr std::string_view kUsage =
     "  bench-kv         fidelity vs KV compression of the KV policies, against full KV\n"
     "  bench-decode     decode step time by context and batch against the memory floor (one process)\n"
     "  bench-sessions   multi-turn sessions: memory, turn-2 latency, fidelity of re-identification (one process)\n"
+    "  eval             long-context evaluation: longbench, score, scbench, needle, ruler\n"
     "  version          print the slkv version\n"
     "\n"
     "Run 'slkv <command> --help' for the options of a command.\n";
@@ -85,6 +87,11 @@ int dispatch(const std::string& command, int argc, char** argv) {
   if (command == "render-chat") return slkv::run_render_chat(argc - 1, argv + 1);
   if (command == "serve") return slkv::run_serve(argc - 1, argv + 1);
   if (command == "bench-sessions") return slkv::run_bench_sessions(argc - 1, argv + 1);
+  if (command == "eval") {
+    if (argc > 2 && std::string(argv[2]) == "score" && slkv::world_size() > 1)
+      throw slkv::Error("eval score runs in a single process: launch it without mpirun");
+    return slkv::run_eval(argc - 1, argv + 1);
+  }
   std::cerr << "error: unknown command '" << command << "'\n\n" << kUsage;
   return 2;
 }

@@ -11,7 +11,7 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev
-  gnuplot-nox python3-numpy python3-jinja2
+  gnuplot-nox python3-numpy python3-jinja2 python3-jieba
 )
 
 missing=()
