@@ -219,5 +219,37 @@ TEST(EvalScbenchCli, BadRowsNameTheLine) {
       << run.output;
 }
 
+TEST(EvalMpiCli, TensorAndPipelineParallelRunsWriteWhatOneProcessWrites) {
+  SLKV_REQUIRE_SHARED();
+  const std::string longbench = " --model " + stories() + " --data " + longbench_data() +
+                                " --datasets passage_retrieval_zh --limit 2 --kv-policy simlayerkv" + kSmall;
+  const std::filesystem::path one = fresh_dir("lb_one"), tp = fresh_dir("lb_tp");
+  ASSERT_EQ(testing::run(0, longbench + " --out " + one.string(), "", "eval longbench").exit_code, 0);
+  const testing::JobRun tp_run = testing::run(2, longbench + " --tp 2 --out " + tp.string(), "", "eval longbench");
+  ASSERT_EQ(tp_run.exit_code, 0) << tp_run.output;
+  const auto a = file_lines(one / "passage_retrieval_zh.jsonl"), b = file_lines(tp / "passage_retrieval_zh.jsonl");
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i]["pred"], b[i]["pred"]);
+    EXPECT_EQ(a[i]["kv"]["lazy_layers"], b[i]["kv"]["lazy_layers"]);
+    EXPECT_EQ(a[i]["kv"]["kv_bytes"], b[i]["kv"]["kv_bytes"]);  // summed over the ranks' heads
+  }
+
+  // SCBench sessions with parking across pipeline stages.
+  const std::string scbench = " --model " + stories() + " --data " + scbench_file().string() + " --max-new-tokens 8" + kSmall;
+  const std::filesystem::path s_one = fresh_dir("scb_one"), s_pp = fresh_dir("scb_pp");
+  ASSERT_EQ(testing::run(0, scbench + " --out " + s_one.string(), "", "eval scbench").exit_code, 0);
+  const testing::JobRun pp_run = testing::run(2, scbench + " --pp 2 --out " + s_pp.string(), "", "eval scbench");
+  ASSERT_EQ(pp_run.exit_code, 0) << pp_run.output;
+  const auto c = file_lines(s_one / "scbench_kv.jsonl"), d = file_lines(s_pp / "scbench_kv.jsonl");
+  ASSERT_EQ(c.size(), d.size());
+  for (size_t i = 0; i < c.size(); ++i)
+    for (size_t t = 0; t < c[i]["turns"].size(); ++t) {
+      EXPECT_EQ(c[i]["turns"][t]["tokens"], d[i]["turns"][t]["tokens"]);
+      EXPECT_EQ(c[i]["turns"][t]["offload"], d[i]["turns"][t]["offload"]);
+    }
+}
+
 }  // namespace
 }  // namespace slkv
