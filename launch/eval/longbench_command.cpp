@@ -75,7 +75,7 @@ std::vector<LongBenchTask> read_tasks(const std::filesystem::path& data, const s
   }
   std::vector<LongBenchTask> tasks;
   for (const std::string& name : names) {
-    const std::string task = longbench_task(name);
+    const std::string task = longbench_base_task(name);
     if (!prompts.contains(task) || !lengths.contains(task)) {
       std::string known;
       for (const auto& [key, _] : lengths.items()) known += (known.empty() ? "" : ", ") + key;
@@ -149,7 +149,7 @@ int run_eval_longbench(int argc, char** argv) {
         std::vector<size_t> todo;  // row indices
         std::vector<EngineRequest> requests;
         std::vector<int32_t> stops = model.stop_ids();
-        if (longbench_task(task.name) == "samsum") {
+        if (longbench_base_task(task.name) == "samsum") {
           // pred.py ends samsum at the first newline (the model would go on with "\nDialogue").
           const std::vector<int32_t> newline = tokenizer.encode("\n", /*add_special_tokens=*/false);
           if (!newline.empty()) stops.push_back(newline.back());

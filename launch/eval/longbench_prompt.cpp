@@ -7,7 +7,7 @@
 
 namespace slkv {
 
-std::string longbench_task(const std::string& dataset) {
+std::string longbench_base_task(const std::string& dataset) {
   return dataset.ends_with("_e") ? dataset.substr(0, dataset.size() - 2) : dataset;
 }
 
@@ -46,7 +46,7 @@ std::vector<int32_t> truncate_middle(const std::vector<int32_t>& ids, int64_t ma
 
 bool longbench_uses_chat_template(const std::string& dataset) {
   static const std::array<std::string, 6> raw = {"trec", "triviaqa", "samsum", "lsht", "lcc", "repobench-p"};
-  return std::find(raw.begin(), raw.end(), longbench_task(dataset)) == raw.end();
+  return std::find(raw.begin(), raw.end(), longbench_base_task(dataset)) == raw.end();
 }
 
 LongBenchLengths longbench_lengths(int64_t context, int64_t task_max_new_tokens, std::optional<int64_t> max_length_flag,

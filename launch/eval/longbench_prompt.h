@@ -17,7 +17,7 @@
 namespace slkv {
 
 // "hotpotqa_e" (a LongBench-E file) -> "hotpotqa"; other names unchanged.
-std::string longbench_task(const std::string& dataset);
+std::string longbench_base_task(const std::string& dataset);
 
 // Python's str.format(**row) for the named fields the patterns use:
 // "{context}" is the row's "context" string, "{{" and "}}" are braces.

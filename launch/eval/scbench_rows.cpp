@@ -26,8 +26,18 @@ std::string lower_ascii(std::string text) {
   return text;
 }
 
+// A turn's query; a choice task lists its options after it, lettered.
+std::string query(const ScbenchTurn& turn) {
+  if (!turn.options.is_array() || turn.options.empty()) return turn.input;
+  std::string out = turn.input + "\n\nOptions:";
+  char letter = 'A';
+  for (const nlohmann::json& option : turn.options)
+    out += std::string("\n") + letter++ + ". " + (option.is_string() ? option.get<std::string>() : option.dump());
+  return out;
+}
+
 std::string context_message(const ScbenchRow& row, size_t turn) {
-  return row.context + "\n\n" + row.turns[turn].input;
+  return row.context + "\n\n" + query(row.turns[turn]);
 }
 
 }  // namespace
@@ -48,8 +58,9 @@ ScbenchRow parse_scbench_row(const JsonLine& line) {
     if (!turn.is_object() || !turn.contains("input") || !turn["input"].is_string())
       throw Error(where + " has no string 'input'");
     if (!turn.contains("answer")) throw Error(where + " has no 'answer'");
-    row.turns.push_back({turn["input"].get<std::string>(), answer_strings(turn["answer"], where),
-                         turn.value("options", nlohmann::json(nullptr))});
+    const nlohmann::json options = turn.value("options", nlohmann::json(nullptr));
+    if (!options.is_null() && !options.is_array()) throw Error(where + ": 'options' must be a list");
+    row.turns.push_back({turn["input"].get<std::string>(), answer_strings(turn["answer"], where), options});
   }
   return row;
 }
@@ -75,7 +86,7 @@ double scbench_turn_score(const std::string& task, const std::string& prediction
 nlohmann::json scbench_turn_messages(const ScbenchRow& row, size_t turn) {
   nlohmann::json messages = nlohmann::json::array();
   for (size_t i = 0; i <= turn; ++i) {
-    messages.push_back({{"role", "user"}, {"content", i == 0 ? context_message(row, 0) : row.turns[i].input}});
+    messages.push_back({{"role", "user"}, {"content", i == 0 ? context_message(row, 0) : query(row.turns[i])}});
     if (i < turn) messages.push_back({{"role", "assistant"}, {"content", row.turns[i].answers.front()}});
   }
   return messages;

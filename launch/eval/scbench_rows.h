@@ -36,7 +36,8 @@ double scbench_turn_score(const std::string& task, const std::string& prediction
                           const std::vector<std::string>& answers);
 
 // The messages of turn `turn` (0-based) in multi-turn mode: the context
-// and the first query as the first user message, each earlier turn's golden
+// and the first query as the first user message (a choice task's query
+// lists its options after it: "Options:\nA. ...\nB. ..."), each earlier turn's golden
 // answer as the assistant's reply, then this turn's query.
 nlohmann::json scbench_turn_messages(const ScbenchRow& row, size_t turn);
 // Multi-request mode: one user message, the context and query `turn`.

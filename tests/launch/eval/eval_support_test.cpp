@@ -100,6 +100,9 @@ TEST(ScbenchRows, ParsesRowsAndBuildsTurnsWithGoldenAnswers) {
   EXPECT_EQ(third[1], nlohmann::json({{"role", "assistant"}, {"content", "a1"}}));
   EXPECT_EQ(third[3]["content"], "a2");
   EXPECT_EQ(third[4]["content"], "q3");
+  JsonLine choice{"c.jsonl:1", {{"context", "C"},
+                                {"multi_turns", {{{"input", "Which?"}, {"answer", "B"}, {"options", {"x", "y"}}}}}}};
+  EXPECT_EQ(scbench_request_messages(parse_scbench_row(choice), 0)[0]["content"], "C\n\nWhich?\n\nOptions:\nA. x\nB. y");
   EXPECT_EQ(scbench_request_messages(row, 1),
             nlohmann::json::array({{{"role", "user"}, {"content", "CTX\n\nq2"}}}));
   for (const nlohmann::json& bad :

@@ -78,8 +78,8 @@ TEST(LongBenchPrompt, ChatWrappingAppliesToExactlyTheRightTasks) {
                                  "musique", "dureader", "gov_report", "qmsum", "multi_news", "vcsum", "passage_count",
                                  "passage_retrieval_en", "passage_retrieval_zh", "hotpotqa_e", "multi_news_e"})
     EXPECT_TRUE(longbench_uses_chat_template(task)) << task;
-  EXPECT_EQ(longbench_task("hotpotqa_e"), "hotpotqa");
-  EXPECT_EQ(longbench_task("multi_news"), "multi_news");
+  EXPECT_EQ(longbench_base_task("hotpotqa_e"), "hotpotqa");
+  EXPECT_EQ(longbench_base_task("multi_news"), "multi_news");
 }
 
 TEST(LongBenchPrompt, BuiltIdsAreTheCutPromptRawOrWrapped) {
