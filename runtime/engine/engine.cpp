@@ -285,7 +285,8 @@ bool Engine::apply_structure(const StepPlan& plan) {
   if (sync_) deficit = sync_->max_over_ranks(deficit);
   if (deficit > 0) return false;
   // Exact re-identification: the turn's input attends to the whole history,
-  // so the windowed layers get their parked KV back first.
+  // so the windowed layers get their parked KV back, each just before the
+  // pass reaches it (KvCache::restore_layer).
   for (const PlannedTurn& turn : plan.turns)
     if (turn.restore)
       for (int64_t layer = layers_.begin; layer < layers_.end; ++layer)
@@ -319,6 +320,7 @@ const float* Engine::run_pass(const StepPlan& plan) {
       host_logits_.insert(host_logits_.end(), part_logits_.begin(), part_logits_.end());
     }
   }
+  cache_->complete_restores();  // a restore no layer of the pass reached (none in practice)
   policy_->after_pass(*cache_, chunks_);
   if (!in_backend && sync_)
     sync_->logits_to_coordinator(host_logits_, static_cast<int64_t>(chunks_.size()), model_.config().vocab_size);

@@ -60,7 +60,9 @@ class DroppedKvStore {
   // already holds are not copied again; the range may not leave a gap after
   // the parked one. May evict other sequences' parked tokens for room.
   virtual void park(SequenceId sequence, int64_t layer, int64_t first_position, std::span<const KvSpan> runs) = 0;
-  // Copies the parked `positions` into `slots` (their tokens in order).
+  // Copies the parked `positions` into `slots` (their tokens in order): one
+  // batched host copy, issued, not waited for (the cache fences with
+  // Backend::fence_host_copies before the slots are read).
   virtual void restore(SequenceId sequence, int64_t layer, IndexRange positions, std::span<const KvSlots> slots) = 0;
   // The layer's KV is whole on the device again: its parked tokens go.
   virtual void forget_layer(SequenceId sequence, int64_t layer) = 0;

@@ -36,6 +36,10 @@ void KvCache::copy_regions(std::span<const CopyRegion> regions) const {
 KvCache::~KvCache() {
   for (auto& [id, sequence] : sequences_)
     for (auto& layer : sequence.layers) release_segments(layer);
+  for (auto& [layer, restores] : pending_restores_)
+    for (PendingRestore& pending : restores)
+      for (Segment& segment : pending.replaced)
+        for (BlockId block : segment.blocks) release_block(block);
 }
 
 SequenceId KvCache::add_sequence() {
@@ -54,6 +58,7 @@ void KvCache::add_sequence(SequenceId sequence) {
 }
 
 void KvCache::fork_sequence(SequenceId parent, SequenceId child, bool copy_blocks) {
+  complete_restores();  // their data first: this reads or frees blocks
   auto it = sequences_.find(parent);
   SLKV_CHECK(it != sequences_.end(), "unknown sequence " << parent);
   SequenceState copy = it->second;
@@ -103,6 +108,7 @@ int64_t KvCache::blocks_to_append(SequenceId sequence, IndexRange layers, int64_
 }
 
 void KvCache::remove_sequence(SequenceId sequence) {
+  complete_restores();  // their data first: this reads or frees blocks
   auto it = sequences_.find(sequence);
   SLKV_CHECK(it != sequences_.end(), "unknown sequence " << sequence);
   for (auto& layer : it->second.layers) release_segments(layer);
@@ -194,6 +200,14 @@ void KvCache::release_block(BlockId block) {
 }
 
 void KvCache::append_all(std::span<const KvAppend> appends) {
+  // A forward pass reaches a layer: its restores complete, the next one's start.
+  if (!pending_restores_.empty())
+    for (const KvAppend& item : appends)
+      if (pending_restores_.count(item.layer)) {
+        complete_restores(item.layer);
+        auto next = pending_restores_.upper_bound(item.layer);
+        if (next != pending_restores_.end()) issue_restores(next->first);
+      }
   // Bookkeeping first, gathering the copies, then the copies in one op.
   std::vector<CopyRegion> copies;
   pending_copies_ = &copies;
@@ -236,6 +250,7 @@ void KvCache::append_bookkeeping(const KvAppend& item, std::vector<CopyRegion>& 
 }
 
 void KvCache::apply_window(SequenceId sequence, int64_t layer, int64_t sink, int64_t recent, WindowGrowth growth) {
+  complete_restores();  // their data first: this reads or frees blocks
   SLKV_CHECK(sink >= 0 && recent >= 0, "negative window");
   LayerState& state = layer_state(sequence, layer);
   // A token-selected (SnapKV) layer's slots are not positions: its drops are not parked.
@@ -280,6 +295,7 @@ void KvCache::split_window(SequenceId sequence, int64_t layer, LayerState& state
 }
 
 void KvCache::keep_selected(SequenceId sequence, int64_t layer, const std::vector<std::vector<int64_t>>& kept_slots) {
+  complete_restores();  // their data first: this reads or frees blocks
   LayerState& state = layer_state(sequence, layer);
   SLKV_CHECK(static_cast<int64_t>(kept_slots.size()) == geometry_.n_kv_heads, "one slot list per KV head");
   const int64_t n_kept = static_cast<int64_t>(kept_slots[0].size());
@@ -463,16 +479,50 @@ void KvCache::restore_layer(SequenceId sequence, int64_t layer) {
   };
   move(sink, 0);
   move(recent, cut);
-  copy_regions(moves);
-  if (cut > sink.length)
-    store_->restore(sequence, layer, IndexRange{sink.length, cut}, segment_slots(whole, sink.length, cut - sink.length));
-  release_segments(state);
+  PendingRestore pending;
+  pending.sequence = sequence;
+  pending.moves = std::move(moves);
+  if (cut > sink.length) {
+    pending.parked = IndexRange{sink.length, cut};
+    pending.target = segment_slots(whole, sink.length, cut - sink.length);
+  }
+  pending.replaced = std::move(state.segments);
   state.segments.clear();
   state.segments.push_back(std::move(whole));
   state.retention = Retention{};
+  pending_restores_[layer].push_back(std::move(pending));
+}
+
+void KvCache::issue_restores(int64_t layer) {
+  auto it = pending_restores_.find(layer);
+  if (it == pending_restores_.end()) return;
+  for (PendingRestore& pending : it->second) {
+    if (pending.issued) continue;
+    if (pending.parked.size() > 0) store_->restore(pending.sequence, layer, pending.parked, pending.target);
+    pending.issued = true;
+  }
+}
+
+void KvCache::complete_restores(int64_t layer) {
+  auto it = pending_restores_.find(layer);
+  if (it == pending_restores_.end()) return;
+  issue_restores(layer);
+  std::vector<CopyRegion> moves;
+  for (const PendingRestore& pending : it->second) moves.insert(moves.end(), pending.moves.begin(), pending.moves.end());
+  copy_regions(moves);
+  backend_.fence_host_copies();  // the layer is read only once its parked tokens are back
+  for (PendingRestore& pending : it->second)
+    for (Segment& segment : pending.replaced)
+      for (BlockId block : segment.blocks) release_block(block);
+  pending_restores_.erase(it);
+}
+
+void KvCache::complete_restores() {
+  while (!pending_restores_.empty()) complete_restores(pending_restores_.begin()->first);
 }
 
 void KvCache::forget_parked(SequenceId sequence, int64_t layer) {
+  complete_restores();  // a restore still to issue reads the parked tokens
   if (store_ && store_->parks(sequence)) store_->forget_layer(sequence, layer);
 }
 

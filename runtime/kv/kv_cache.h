@@ -10,6 +10,7 @@
 // trimming never needs to re-rotate anything.
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -108,8 +109,15 @@ class KvCache {
   int64_t blocks_to_restore(SequenceId sequence, int64_t layer) const;
   // Makes a windowed layer whole (Full retention) again: sink and recent
   // tokens are copied within the cache, the parked middle comes back from
-  // the store, into fresh blocks. Requires can_restore().
+  // the store, into fresh blocks. Requires can_restore(). The layer's
+  // bookkeeping changes at once; its data arrives just before that layer
+  // runs: the first append_all to the layer (the forward pass reaching it)
+  // first completes its pending restores and starts the next layer's
+  // host copies, so that under CUDA they overlap this layer's compute.
+  // complete_restores() finishes whatever no pass reached.
   void restore_layer(SequenceId sequence, int64_t layer);
+  void complete_restores();
+  bool has_pending_restores() const { return !pending_restores_.empty(); }
   // The layer's parked tokens are no longer needed (it is whole).
   void forget_parked(SequenceId sequence, int64_t layer);
   // Keeps, for every KV head h, the slots kept_slots[h] (ascending, the same
@@ -176,6 +184,22 @@ class KvCache {
   // Runs of the segment's slots [first, first + count): read or write views.
   std::vector<KvSlots> segment_slots(const Segment& segment, int64_t first, int64_t count) const;
 
+  // A restore_layer whose data has not moved yet: the store's host copies
+  // (issued once, possibly a layer early) and the moves within the cache,
+  // with the replaced segments held until the moves have read them.
+  struct PendingRestore {
+    SequenceId sequence = 0;
+    IndexRange parked;            // positions that come back from the store
+    std::vector<KvSlots> target;  // where they go
+    std::vector<CopyRegion> moves;
+    std::vector<Segment> replaced;
+    bool issued = false;  // the store's copies are on their way
+  };
+  // Starts the host copies of the layer's pending restores.
+  void issue_restores(int64_t layer);
+  // The layer's restored data in place (before it is read or appended to).
+  void complete_restores(int64_t layer);
+
   KvCacheGeometry geometry_;
   Backend& backend_;
   KvBlockPool pool_;
@@ -183,6 +207,7 @@ class KvCache {
   std::vector<CopyRegion>* pending_copies_ = nullptr;  // set while append_all gathers copies
   DroppedKvStore* store_ = nullptr;
   std::unordered_map<SequenceId, SequenceState> sequences_;
+  std::map<int64_t, std::vector<PendingRestore>> pending_restores_;  // by layer
 };
 
 }  // namespace slkv

@@ -71,6 +71,7 @@ TEST(CudaOffload, AWindowedLayerIsParkedAndRestoredBitForBit) {
   cache.apply_window(0, 0, 4, 20, WindowGrowth::Rolling);
   EXPECT_EQ(offload.counters(0).bytes_parked, 76 * 2 * kFloats * static_cast<int64_t>(sizeof(float)));
   cache.restore_layer(0, 0);
+  cache.complete_restores();
   for (int64_t slot = 0; slot < tokens; ++slot) {
     std::vector<float> key(kFloats), value(kFloats);
     backend->copy_to_host(key.data(), cache.key_at(0, 0, slot), kFloats * sizeof(float));

@@ -75,6 +75,7 @@ TEST_F(KvParking, TrimParksTheMiddleAndRestoreBringsItBackExactly) {
   EXPECT_EQ(offload->counters(0).bytes_held, 24 * kTokenBytes);
   ASSERT_TRUE(cache->can_restore(0, 0));
   cache->restore_layer(0, 0);
+  cache->complete_restores();
   EXPECT_EQ(cache->retention(0, 0).kind, Retention::Kind::Full);
   EXPECT_EQ(held_positions(*cache, 0, 0), range(0, 37));
   EXPECT_EQ(offload->counters(0).bytes_restored, 24 * kTokenBytes);
@@ -104,6 +105,7 @@ TEST_F(KvParking, TokensRollingOutOfTheWindowAreParkedOneByOneAndInChunks) {
   EXPECT_EQ(offload->parked(0, 1).end, 37);
   EXPECT_EQ(held_positions(*cache, 0, 1), (std::vector<int64_t>{0, 1, 2, 3, 37, 38, 39, 40, 41, 42}));
   cache->restore_layer(0, 1);
+  cache->complete_restores();
   EXPECT_EQ(held_positions(*cache, 0, 1), range(0, 43));
 }
 
@@ -119,6 +121,7 @@ TEST_F(KvParking, AShortLayerWindowedEarlyParksOnceItRollsPastTheWindow) {
   EXPECT_EQ(offload->parked(0, 0).begin, 2);
   EXPECT_EQ(offload->parked(0, 0).end, 13);
   cache->restore_layer(0, 0);
+  cache->complete_restores();
   EXPECT_EQ(held_positions(*cache, 0, 0), range(0, 17));
 }
 
@@ -130,6 +133,7 @@ TEST_F(KvParking, GrowingWindowsParkOnlyAtTheTrim) {
   append(*cache, 0, 0, 30, 10);
   EXPECT_EQ(offload->parked(0, 0).end, 22);
   cache->restore_layer(0, 0);
+  cache->complete_restores();
   EXPECT_EQ(held_positions(*cache, 0, 0), range(0, 40));
 }
 
@@ -150,6 +154,7 @@ TEST_F(KvParking, RestoringTakesFreshBlocksAndReturnsTheOldOnes) {
   EXPECT_EQ(cache->pool().blocks_in_use(), 3);  // sink: one block; recent 32..39: two
   EXPECT_EQ(cache->blocks_to_restore(0, 0), 10);
   cache->restore_layer(0, 0);
+  cache->complete_restores();
   EXPECT_EQ(cache->pool().blocks_in_use(), 10);
   EXPECT_EQ(cache->blocks_held(0, 0), 10);
   cache->remove_sequence(0);
@@ -174,6 +179,7 @@ TEST_F(KvParking, AFullHostPoolEvictsTheLeastRecentlyUsedSession) {
   EXPECT_EQ(offload->counters(0).bytes_evicted, 24 * kTokenBytes);
   EXPECT_EQ(offload->totals().sessions_evicted, 1);
   cache->restore_layer(1, 0);
+  cache->complete_restores();
   EXPECT_EQ(held_positions(*cache, 1, 0), range(0, 30));
 }
 
@@ -199,6 +205,7 @@ TEST_F(KvParking, AForkedSessionGetsItsOwnCopyOfTheParkedTokens) {
   offload->remove_sequence(0);
   cache->remove_sequence(0);
   cache->restore_layer(1, 0);
+  cache->complete_restores();
   EXPECT_EQ(held_positions(*cache, 1, 0), range(0, 30));
 }
 
@@ -221,6 +228,32 @@ TEST(HostPool, ZeroCapacityHoldsNothing) {
   auto backend = make_cpu_backend(1);
   HostPool pool(*backend, 4096, 0);
   EXPECT_FALSE(pool.allocate().has_value());
+}
+
+TEST_F(KvParking, RestoresCompleteLayerByLayerAsThePassReachesThem) {
+  cache->add_sequence(0);
+  offload->add_sequence(0);
+  for (int64_t layer = 0; layer < 2; ++layer) {
+    append(*cache, 0, layer, 0, 37);
+    cache->apply_window(0, layer, 3, 10, WindowGrowth::Rolling);
+  }
+  const int64_t windowed_blocks = cache->pool().blocks_in_use();
+  cache->restore_layer(0, 0);
+  cache->restore_layer(0, 1);
+  EXPECT_TRUE(cache->has_pending_restores());
+  EXPECT_EQ(offload->counters(0).bytes_restored, 0);  // nothing moved yet
+  // The pass reaches layer 0: its restore completes (its old blocks go back)
+  // and layer 1's host copies start.
+  append(*cache, 0, 0, 37, 1);
+  EXPECT_EQ(held_positions(*cache, 0, 0), range(0, 38));
+  EXPECT_EQ(offload->counters(0).bytes_restored, 2 * 24 * kTokenBytes);
+  EXPECT_TRUE(cache->has_pending_restores());
+  const int64_t layer_one_pending = cache->pool().blocks_in_use();
+  append(*cache, 0, 1, 37, 1);
+  EXPECT_FALSE(cache->has_pending_restores());
+  EXPECT_EQ(held_positions(*cache, 0, 1), range(0, 38));
+  EXPECT_LT(cache->pool().blocks_in_use(), layer_one_pending);  // layer 1's windowed blocks went back
+  EXPECT_GT(cache->pool().blocks_in_use(), windowed_blocks);
 }
 
 }  // namespace
