@@ -14,17 +14,7 @@ void run_in_order(Engine& engine, std::vector<EngineRequest> requests,
       tokens[index].push_back(event.token);
       return;
     }
-    RequestResult result;
-    result.sequence = event.sequence;
-    result.tokens = std::move(tokens[index]);
-    result.reason = event.reason;
-    result.error = event.error;
-    result.stop_string = event.stop_string;
-    result.kv = event.kv;
-    result.queue_seconds = event.queue_seconds;
-    result.prefill_seconds = event.prefill_seconds;
-    result.decode_seconds = event.decode_seconds;
-    finished.emplace(index, std::move(result));
+    finished.emplace(index, finished_result(event, std::move(tokens[index])));
     for (auto it = finished.find(next); it != finished.end(); it = finished.find(next)) {
       on_result(next, it->second);
       finished.erase(it);

@@ -9,17 +9,6 @@
 
 namespace slkv::eval {
 
-std::u32string to_code_points(std::string_view text) {
-  std::u32string out;
-  out.reserve(text.size());
-  for (size_t pos = 0; pos < text.size();) {
-    const Utf8Char c = decode_utf8(text, pos);
-    out += c.status == Utf8Char::Status::Complete ? static_cast<char32_t>(c.code_point) : U'\uFFFD';
-    pos += c.length;
-  }
-  return out;
-}
-
 SequenceMatcher::SequenceMatcher(std::u32string a, std::u32string b) : a_(std::move(a)), b_(std::move(b)) {
   // difflib's __chain_b: index every element of b ...
   for (size_t j = 0; j < b_.size(); ++j) b2j_[b_[j]].push_back(j);

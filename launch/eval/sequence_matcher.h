@@ -10,10 +10,9 @@
 #include <unordered_map>
 #include <vector>
 
-namespace slkv::eval {
+#include "runtime/tokenizer/unicode_utf8.h"  // to_code_points
 
-// The code points of UTF-8 `text` (a Python str); an invalid byte becomes U+FFFD.
-std::u32string to_code_points(std::string_view text);
+namespace slkv::eval {
 
 class SequenceMatcher {
  public:

@@ -6,6 +6,20 @@
 
 namespace slkv {
 
+RequestResult finished_result(const EngineEvent& finished, std::vector<int32_t> tokens) {
+  RequestResult result;
+  result.sequence = finished.sequence;
+  result.tokens = std::move(tokens);
+  result.reason = finished.reason;
+  result.error = finished.error;
+  result.stop_string = finished.stop_string;
+  result.kv = finished.kv;
+  result.queue_seconds = finished.queue_seconds;
+  result.prefill_seconds = finished.prefill_seconds;
+  result.decode_seconds = finished.decode_seconds;
+  return result;
+}
+
 std::vector<RequestResult> run_to_completion(Engine& engine, std::vector<EngineRequest> requests,
                                              const std::function<void(size_t, const EngineEvent&)>& on_event) {
   std::vector<RequestResult> results(requests.size());
@@ -30,13 +44,7 @@ std::vector<RequestResult> run_to_completion(Engine& engine, std::vector<EngineR
       result.tokens.push_back(event.token);
       return;
     }
-    result.reason = event.reason;
-    result.error = event.error;
-    result.stop_string = event.stop_string;
-    result.kv = event.kv;
-    result.queue_seconds = event.queue_seconds;
-    result.prefill_seconds = event.prefill_seconds;
-    result.decode_seconds = event.decode_seconds;
+    result = finished_result(event, std::move(result.tokens));
     --open;
   };
   while (open > 0) {

@@ -21,6 +21,9 @@ struct RequestResult {
   double queue_seconds = 0, prefill_seconds = 0, decode_seconds = 0;
 };
 
+// A Finished event and the ids generated before it, as a RequestResult.
+RequestResult finished_result(const EngineEvent& finished, std::vector<int32_t> tokens);
+
 // Coordinator only. on_event sees every event with its request's index.
 // Throws slkv::Error (nothing submitted) when a request is invalid, naming
 // it by index when there are several.

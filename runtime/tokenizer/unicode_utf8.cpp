@@ -114,4 +114,15 @@ bool is_word_character(uint32_t cp) {
   }
 }
 
+std::u32string to_code_points(std::string_view text) {
+  std::u32string out;
+  out.reserve(text.size());
+  for (size_t pos = 0; pos < text.size();) {
+    const Utf8Char c = decode_utf8(text, pos);
+    out += c.status == Utf8Char::Status::Complete ? static_cast<char32_t>(c.code_point) : U'\uFFFD';
+    pos += c.length;
+  }
+  return out;
+}
+
 }  // namespace slkv

@@ -30,6 +30,10 @@ bool is_valid_utf8(std::string_view text);
 // Replaces every invalid subpart (and a truncated tail) with U+FFFD.
 std::string to_valid_utf8(std::string_view bytes);
 
+// The text's code points (what Python's str indexes); an invalid byte
+// becomes U+FFFD rather than being lost.
+std::u32string to_code_points(std::string_view text);
+
 // Appends the longest prefix of `bytes` made of whole characters (invalid
 // subparts become U+FFFD) and returns how many bytes were consumed. An
 // incomplete character at the end is left unconsumed unless `final`.

@@ -48,19 +48,6 @@ bool all_of_nonempty(std::string_view text, Predicate predicate) {
 
 }  // namespace
 
-std::u32string to_code_points(std::string_view text) {
-  std::u32string out;
-  out.reserve(text.size());
-  for (size_t pos = 0; pos < text.size();) {
-    const Utf8Char c = decode_utf8(text, pos);
-    // Strings come from JSON or the template, so they are valid UTF-8; a
-    // stray byte still maps to U+FFFD rather than being lost.
-    out += c.status == Utf8Char::Status::Complete ? static_cast<char32_t>(c.code_point) : U'\uFFFD';
-    pos += c.length;
-  }
-  return out;
-}
-
 std::string from_code_points(std::u32string_view code_points) {
   std::string out;
   out.reserve(code_points.size());

@@ -13,9 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include "runtime/tokenizer/unicode_utf8.h"  // to_code_points
+
 namespace slkv::jinja {
 
-std::u32string to_code_points(std::string_view text);
 std::string from_code_points(std::u32string_view code_points);
 // len(text) in Python: the number of code points.
 int64_t code_point_count(std::string_view text);
