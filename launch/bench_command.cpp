@@ -15,6 +15,7 @@
 
 #include "kernels/backend.h"
 #include "kernels/cpu/memory_bandwidth.h"
+#include "core/cpu_cache.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
 #include "launch/device_choice.h"
@@ -175,6 +176,11 @@ int run_bench(int argc, char** argv) {
   };
   report["device"] = choice.device;
   if (cpu_alone) report["memory_read_gbps"] = bandwidth_gbps;
+  // Weights that fit in the last-level cache make decode a cache benchmark.
+  const CpuCache llc = last_level_cache();
+  const bool fits_in_cache = choice.device == "cpu" && llc.bytes > 0 && weight_bytes <= static_cast<double>(llc.bytes);
+  if (choice.device == "cpu") report["last_level_cache"] = {{"level", llc.level}, {"bytes", llc.bytes}};
+  if (fits_in_cache) report["weights_fit_in_last_level_cache"] = true;
   if (!single) {
     std::vector<double> compute_ms;
     for (double ms : rank_communication_ms) compute_ms.push_back(step_ms - ms);
@@ -216,6 +222,10 @@ int run_bench(int argc, char** argv) {
     }
   }
 
+  if (fits_in_cache)
+    std::cerr << "warning: the weights read per token (" << static_cast<int64_t>(weight_bytes / (1 << 20))
+              << " MiB) fit in the " << llc.bytes / (1 << 20) << " MiB L" << llc.level
+              << " cache: decode measures the cache, not memory bandwidth (use a model several times larger)\n";
   if (args.count("json")) {
     std::cout << report.dump() << "\n";
     return 0;
@@ -227,6 +237,8 @@ int run_bench(int argc, char** argv) {
             << "decode           " << decode_rate << " tok/s (" << n_decode << " tokens, " << std::setprecision(2)
             << step_ms << " ms per step), " << achieved_gbps << " GB/s of weights";
   if (cpu_alone) std::cout << "; memory read bandwidth " << bandwidth_gbps << " GB/s";
+  if (choice.device == "cpu" && llc.bytes > 0)
+    std::cout << "; L" << llc.level << " cache " << llc.bytes / (1 << 20) << " MiB";
   std::cout << "\n" << std::setprecision(1) << "peak RSS         " << rss_mib << " MiB (rank 0)\n";
   if (!single) {
     std::cout << "rank  loaded MiB  communication ms/step  other ms/step  peak RSS MiB\n" << std::setprecision(2);
