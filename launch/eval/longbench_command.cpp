@@ -146,7 +146,7 @@ int run_eval_longbench(int argc, char** argv) {
                                        {"generation_cut", lengths.generation_cut},
                                        {"chat_template", longbench_uses_chat_template(task.name)}};
         PredictionFile predictions(dir / (task.name + ".jsonl"));
-        std::vector<size_t> todo;  // row indices
+        std::vector<size_t> rows_to_run;  // row indices
         std::vector<EngineRequest> requests;
         std::vector<int32_t> stops = model.stop_ids();
         if (longbench_base_task(task.name) == "samsum") {
@@ -162,18 +162,18 @@ int run_eval_longbench(int argc, char** argv) {
               lengths.max_new_tokens, policy);
           request.stop_ids = stops;
           requests.push_back(std::move(request));
-          todo.push_back(i);
+          rows_to_run.push_back(i);
         }
         std::vector<double> ratios;
         const Timer timer;
         {
-          ProgressLine progress("longbench " + task.name + " [" + policy_name + "]", static_cast<int64_t>(todo.size()));
+          ProgressLine progress("longbench " + task.name + " [" + policy_name + "]", static_cast<int64_t>(rows_to_run.size()));
           std::vector<int64_t> prompt_tokens;
           for (const EngineRequest& request : requests) prompt_tokens.push_back(static_cast<int64_t>(request.prompt.size()));
           run_in_order(model.engine(), std::move(requests), [&](size_t k, const RequestResult& result) {
-            if (result.reason == FinishReason::Error) throw Error(task.rows[todo[k]].where + ": " + result.error);
-            const nlohmann::json& row = task.rows[todo[k]].value;
-            nlohmann::json line = {{"index", todo[k]},
+            if (result.reason == FinishReason::Error) throw Error(task.rows[rows_to_run[k]].where + ": " + result.error);
+            const nlohmann::json& row = task.rows[rows_to_run[k]].value;
+            nlohmann::json line = {{"index", rows_to_run[k]},
                                    {"pred", tokenizer.decode(result.tokens, /*skip_special_tokens=*/true)},
                                    {"answers", row["answers"]},
                                    {"all_classes", row.value("all_classes", nlohmann::json(nullptr))},
@@ -191,7 +191,7 @@ int run_eval_longbench(int argc, char** argv) {
         details["seconds"][policy_name][task.name] = seconds;
         std::ostringstream summary;
         summary.precision(3);
-        summary << task.name << " [" << policy_name << "]: " << todo.size() << " rows run ("
+        summary << task.name << " [" << policy_name << "]: " << rows_to_run.size() << " rows run ("
                 << predictions.rows() << " in " << predictions.path().string() << "), " << seconds << " s";
         if (!ratios.empty()) summary << ", mean compression " << mean_compression_ratio(ratios) << "x";
         std::cout << summary.str() << std::endl;

@@ -158,23 +158,23 @@ int run_eval_needle(int argc, char** argv) {
       const std::filesystem::path dir = policy_output_dir(out, model.policies(), policy);
       PredictionFile predictions(dir / "needle.jsonl");
       read_grid(predictions.path(), cells, depths.size());  // an earlier run's lines must be this grid's
-      std::vector<size_t> todo;
+      std::vector<size_t> rows_to_run;
       std::vector<EngineRequest> requests;
       for (size_t i = 0; i < cells.size(); ++i) {
         if (predictions.has(static_cast<int64_t>(i))) continue;
         const int64_t room = model.context() - static_cast<int64_t>(cells[i].prompt.size());
         requests.push_back(model.request(cells[i].prompt, std::min(max_new_tokens, room), policy));
-        todo.push_back(i);
+        rows_to_run.push_back(i);
       }
       {
-        ProgressLine progress("needle [" + name + "]", static_cast<int64_t>(todo.size()), "cells");
+        ProgressLine progress("needle [" + name + "]", static_cast<int64_t>(rows_to_run.size()), "cells");
         run_in_order(model.engine(), std::move(requests), [&](size_t k, const RequestResult& result) {
-          const NeedleCell& cell = cells[todo[k]];
+          const NeedleCell& cell = cells[rows_to_run[k]];
           if (result.reason == FinishReason::Error)
             throw Error("needle cell length " + std::to_string(cell.length) + ", depth " +
                         nlohmann::json(cell.depth).dump() + ": " + result.error);
           const std::string pred = tokenizer.decode(result.tokens, /*skip_special_tokens=*/true);
-          predictions.append({{"index", todo[k]},
+          predictions.append({{"index", rows_to_run[k]},
                               {"length", cell.length},
                               {"prompt_tokens", cell.prompt.size()},
                               {"depth", cell.depth},

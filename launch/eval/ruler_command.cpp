@@ -151,24 +151,24 @@ int run_eval_ruler(int argc, char** argv) {
     for (const KvPolicyConfig& policy : model.policies()) {
       const std::string name = kv_policy_name(policy.kind);
       PredictionFile predictions(policy_output_dir(out, model.policies(), policy) / (stem + ".jsonl"));
-      std::vector<size_t> todo;
+      std::vector<size_t> rows_to_run;
       std::vector<EngineRequest> requests;
       for (size_t i = 0; i < rows.size(); ++i) {
         if (predictions.has(rows[i].index)) continue;
         requests.push_back(model.request(prompts[i], lengths.max_new_tokens, policy));
-        todo.push_back(i);
+        rows_to_run.push_back(i);
       }
       {
-        ProgressLine progress("ruler " + stem + " [" + name + "]", static_cast<int64_t>(todo.size()));
+        ProgressLine progress("ruler " + stem + " [" + name + "]", static_cast<int64_t>(rows_to_run.size()));
         run_in_order(model.engine(), std::move(requests), [&](size_t k, const RequestResult& run) {
-          const RulerRow& row = rows[todo[k]];
+          const RulerRow& row = rows[rows_to_run[k]];
           if (run.reason == FinishReason::Error) throw Error(row.where + ": " + run.error);
           predictions.append({{"index", row.index},
                               {"pred", tokenizer.decode(run.tokens, /*skip_special_tokens=*/true)},
                               {"outputs", row.outputs},
                               {"length", row.length},
-                              {"prompt_tokens", prompts[todo[k]].size()},
-                              {"truncated", truncated[todo[k]]},
+                              {"prompt_tokens", prompts[rows_to_run[k]].size()},
+                              {"truncated", truncated[rows_to_run[k]]},
                               {"finish_reason", finish_reason_name(run.reason)},
                               {"kv", to_json(run.kv)}});
           progress.advance();
