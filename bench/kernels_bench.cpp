@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/memory_bandwidth.h"
 
 namespace {
@@ -114,6 +115,29 @@ void Decode(benchmark::State& state) {
   state.counters["GB/s"] = benchmark::Counter(set.bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["tok/s"] = benchmark::Counter(double(n_tokens), benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(std::string(slkv::dtype_name(dtype)));
+}
+
+// The two matmul paths on a decode batch of 2-64 rows: args dtype, tokens,
+// path (0 = gemv tiles, 1 = gemm), threads. matmul() switches at kGemmMinTokens.
+void DecodeBatchPath(benchmark::State& state) {
+  const DType dtype = kDtypes[state.range(0)];
+  const int64_t n_tokens = state.range(1);
+  const bool gemm = state.range(2) == 1;
+  const int threads = int(state.range(3));
+  const WeightSet& set = weight_set(dtype);
+  const std::vector<float> x = activations(n_tokens * kIntermediate);
+  std::vector<float> y(static_cast<size_t>(n_tokens * kVocab));
+  for (auto _ : state) {
+    for (const OwnedMatrix& m : set.matrices) {
+      if (gemm)
+        slkv::cpu::gemm(x.data(), n_tokens, m.view, y.data(), threads);
+      else
+        slkv::cpu::gemv(x.data(), n_tokens, m.view, y.data(), threads);
+    }
+    benchmark::ClobberMemory();
+  }
+  state.counters["tok/s"] = benchmark::Counter(double(n_tokens), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(slkv::dtype_name(dtype)) + (gemm ? " gemm" : " gemv"));
 }
 
 void Prefill(benchmark::State& state) {
@@ -216,6 +240,11 @@ BENCHMARK(Decode)
     ->ArgNames({"dtype", "tokens", "threads"})
     ->ArgsProduct({{0, 1, 2}, {1}, {1, 2}})
     ->ArgsProduct({{0, 1, 2}, {4, 8}, {2}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(DecodeBatchPath)
+    ->ArgNames({"dtype", "tokens", "path", "threads"})
+    ->ArgsProduct({{0, 2}, {2, 4, 8, 16, 32, 64}, {0, 1}, {2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(Prefill)

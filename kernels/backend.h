@@ -22,6 +22,12 @@ struct WeightMatrix {
   int64_t cols = 0;  // input features
 };
 
+// One product of Backend::matmul_group: y [n_tokens, weights.rows] = x W^T.
+struct MatmulOutput {
+  WeightMatrix weights;
+  float* y = nullptr;
+};
+
 // A run of consecutive cached tokens of one layer: keys and values laid out
 // [n_tokens][n_kv_heads][head_dim], already rotated by RoPE.
 struct KvSpan {
@@ -101,6 +107,11 @@ class Backend {
   // y[t][r] = sum_c x[t][c] * W[r][c] for t < n_tokens (x: n_tokens x cols,
   // y: n_tokens x rows). n_tokens == 1 is the bandwidth-bound decode case.
   virtual void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) = 0;
+  // matmul() of one x by several matrices (q/k/v, gate/up), so that a
+  // backend that converts x (to BF16 for a 16-bit GEMM) does it once.
+  virtual void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs) {
+    for (const MatmulOutput& output : outputs) matmul(x, n_tokens, output.weights, output.y);
+  }
   // y[t] += bias for every row t (Qwen2 q/k/v biases).
   virtual void add_bias(float* y, const float* bias, int64_t n_tokens, int64_t dim) = 0;
   // y[t] = x[t] / rms(x[t]) * weight, per row of length dim.

@@ -337,9 +337,8 @@ const float* Model::forward_in_backend(std::span<const SequenceChunk> chunks, Kv
     // Attention block: projections and RoPE.
     run_segment(layer_index, 0, [&] {
       backend.rmsnorm(hidden_states, layer.input_norm.data, n, hidden, eps, normed);
-      backend.matmul(normed, n, layer.q_proj, q);
-      backend.matmul(normed, n, layer.k_proj, k);
-      backend.matmul(normed, n, layer.v_proj, v);
+      const MatmulOutput qkv[] = {{layer.q_proj, q}, {layer.k_proj, k}, {layer.v_proj, v}};
+      backend.matmul_group(normed, n, qkv);
       if (c.attention_bias) {
         backend.add_bias(q, layer.q_bias.data, n, q_dim);
         backend.add_bias(k, layer.k_bias.data, n, kv_dim);
@@ -385,8 +384,8 @@ const float* Model::forward_in_backend(std::span<const SequenceChunk> chunks, Kv
       all_reduce_tp(proj, n * hidden);
       backend.add(hidden_states, proj, n * hidden);
       backend.rmsnorm(hidden_states, layer.post_attention_norm.data, n, hidden, eps, normed);
-      backend.matmul(normed, n, layer.gate_proj, gate);
-      backend.matmul(normed, n, layer.up_proj, up);
+      const MatmulOutput gate_up[] = {{layer.gate_proj, gate}, {layer.up_proj, up}};
+      backend.matmul_group(normed, n, gate_up);
       backend.swiglu(gate, up, n * ffn, gate);
       backend.matmul(gate, n, layer.down_proj, proj);
       all_reduce_tp(proj, n * hidden);

@@ -78,6 +78,10 @@ void CpuBackend::matmul(const float* x, int64_t n_tokens, const WeightMatrix& w,
   cpu::matmul(x, n_tokens, w, y, n_threads_);
 }
 
+void CpuBackend::matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs) {
+  cpu::matmul_group(x, n_tokens, outputs, n_threads_);
+}
+
 void CpuBackend::add_bias(float* y, const float* bias, int64_t n_tokens, int64_t dim) {
   cpu::add_bias(y, bias, n_tokens, dim);
 }

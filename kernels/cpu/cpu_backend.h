@@ -1,6 +1,7 @@
 #pragma once
 // CpuBackend: the Backend implemented with the AVX-512 kernels of
-// kernels/cpu, OpenMP over a fixed number of threads, oneDNN sgemm for GEMM.
+// kernels/cpu, OpenMP over a fixed number of threads, oneDNN for GEMM (sgemm for
+// F32, its 16-bit matmul primitive for BF16 where the CPU multiplies BF16).
 #include <cstdint>
 #include <span>
 #include <string>
@@ -34,6 +35,7 @@ class CpuBackend final : public Backend {
   int n_threads() const { return n_threads_; }
 
   void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y) override;
+  void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs) override;
   void add_bias(float* y, const float* bias, int64_t n_tokens, int64_t dim) override;
   void rmsnorm(const float* x, const float* weight, int64_t n_tokens, int64_t dim, float eps, float* y) override;
   void rope(float* x, const int32_t* positions, int64_t n_tokens, int64_t n_heads, int64_t head_dim,

@@ -1,11 +1,12 @@
 #include "kernels/cpu/matmul.h"
 
-#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
+#include "kernels/cpu/onednn_matmul.h"
 #include "kernels/cpu/simd.h"
 #include "core/error.h"
 
@@ -143,33 +144,32 @@ int threads_for_rows(const WeightMatrix& w, int n_threads) {
   return int(std::clamp<int64_t>((w.rows + kRowAlign - 1) / kRowAlign, 1, n_threads));
 }
 
-// Rows of a 16-bit W widened per sgemm call: a panel this size (fp32) stays in
+// Rows of a 16-bit W widened per oneDNN call: a panel this size (fp32) stays in
 // L2 between widening and oneDNN packing it.
 constexpr int64_t kPanelBytes = 512 * 1024;
 
-// C[m x n] = A[m x k] * B[n x k]^T, all row-major, on the calling thread.
-// oneDNN's sgemm JIT-compiles its own AVX-512 kernels, whatever core type
-// OpenBLAS would pick (OPENBLAS_CORETYPE=Haswell held OpenBLAS on AVX2 at
-// ~60% of this speed). Inside a parallel region it runs single-threaded.
-void sgemm_abt(int64_t m, int64_t n, int64_t k, const float* a, const float* b, float* c, int64_t ldc) {
-  const dnnl_status_t status = dnnl_sgemm('N', 'T', m, n, k, 1.f, a, k, b, k, 0.f, c, ldc);
-  SLKV_CHECK(status == dnnl_success, "dnnl_sgemm failed with status " << int(status));
+// The rows [row_begin, row_end) of w as a matrix of their own.
+WeightMatrix row_slice(const WeightMatrix& w, int64_t row_begin, int64_t row_end) {
+  const auto* data = static_cast<const uint8_t*>(w.data) + size_t(row_begin * w.cols) * dtype_size(w.dtype);
+  return {data, w.dtype, row_end - row_begin, w.cols};
 }
 
-// y[:, row_begin:row_end] for every token, single-threaded.
+// y[:, row_begin:row_end] for every token with x in fp32, single-threaded:
+// F32 weights as they are, 16-bit ones widened to fp32 a panel at a time.
 template <DType D>
-void gemm_rows(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end, float* y) {
-  const auto* weights = static_cast<const Elem<D>*>(w.data);
+void gemm_rows_fp32(const float* x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+                    float* y) {
   if constexpr (D == DType::F32) {
-    sgemm_abt(n_tokens, row_end - row_begin, w.cols, x, weights + row_begin * w.cols, y + row_begin, w.rows);
+    onednn_matmul(x, n_tokens, row_slice(w, row_begin, row_end), y + row_begin, w.rows);
   } else {
+    const auto* weights = static_cast<const Elem<D>*>(w.data);
     const int64_t panel_rows = std::max<int64_t>(kRowAlign, kPanelBytes / int64_t(sizeof(float) * w.cols));
     thread_local std::vector<float> panel;  // per OpenMP worker, reused across calls
     panel.resize(size_t(std::min(panel_rows, row_end - row_begin) * w.cols));
     for (int64_t r = row_begin; r < row_end; r += panel_rows) {
       const int64_t n_rows = std::min(panel_rows, row_end - r);
       simd::widen<D>(weights + r * w.cols, n_rows * w.cols, panel.data());
-      sgemm_abt(n_tokens, n_rows, w.cols, x, panel.data(), y + r, w.rows);
+      onednn_matmul(x, n_tokens, {panel.data(), DType::F32, n_rows, w.cols}, y + r, w.rows);
     }
   }
 }
@@ -178,13 +178,13 @@ void gemm_rows_any(const float* x, int64_t n_tokens, const WeightMatrix& w, int6
                    float* y) {
   switch (w.dtype) {
     case DType::F32:
-      gemm_rows<DType::F32>(x, n_tokens, w, row_begin, row_end, y);
+      gemm_rows_fp32<DType::F32>(x, n_tokens, w, row_begin, row_end, y);
       break;
     case DType::F16:
-      gemm_rows<DType::F16>(x, n_tokens, w, row_begin, row_end, y);
+      gemm_rows_fp32<DType::F16>(x, n_tokens, w, row_begin, row_end, y);
       break;
     case DType::BF16:
-      gemm_rows<DType::BF16>(x, n_tokens, w, row_begin, row_end, y);
+      gemm_rows_fp32<DType::BF16>(x, n_tokens, w, row_begin, row_end, y);
       break;
   }
 }
@@ -230,16 +230,13 @@ void gemv(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int
   }
 }
 
-void gemm(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
-  check_shape(x, n_tokens, w, y);
-  if (n_tokens == 0 || w.rows == 0) return;
-  if (w.cols == 0) {
-    std::fill(y, y + n_tokens * w.rows, 0.f);
-    return;
-  }
-  // oneDNN runs single-threaded inside our own OpenMP threads, each on its
-  // own slice of rows: the 16-bit widening is parallel too, and slices
-  // measured faster than one multi-threaded sgemm over all rows.
+namespace {
+
+// Runs rows_fn(range) for W's rows split across threads, with oneDNN held to
+// one thread inside each: slices measured faster than one multi-threaded
+// oneDNN call over all rows, and the 16-bit widening runs in parallel too.
+template <typename RowsFn>
+void for_row_slices(int64_t n_tokens, const WeightMatrix& w, int n_threads, RowsFn rows_fn) {
   const bool tiny = w.rows * w.cols * n_tokens < kMinParallelGemmMacs;
   const int threads = tiny ? 1 : threads_for_rows(w, n_threads);
 #pragma omp parallel num_threads(threads)
@@ -249,18 +246,87 @@ void gemm(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int
     // (this task's setting only, gone when the region ends).
     omp_set_num_threads(1);
     const RowRange range = thread_rows(w.rows, omp_get_thread_num(), omp_get_num_threads());
-    if (range.end > range.begin) gemm_rows_any(x, n_tokens, w, range.begin, range.end, y);
+    if (range.end > range.begin) rows_fn(range);
+  }
+}
+
+// The prefill shapes gemm() handles without calling oneDNN: nothing to
+// compute, or zero columns (y = 0). True when y is already done.
+bool trivial_gemm(int64_t n_tokens, const WeightMatrix& w, float* y) {
+  if (n_tokens == 0 || w.rows == 0) return true;
+  if (w.cols == 0) {
+    std::fill(y, y + n_tokens * w.rows, 0.f);
+    return true;
+  }
+  return false;
+}
+
+// gemm() for 16-bit weights given x already rounded to w.dtype.
+void gemm_native_16bit(const uint16_t* x16, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
+  for_row_slices(n_tokens, w, n_threads, [&](RowRange range) {
+    onednn_matmul(x16, n_tokens, row_slice(w, range.begin, range.end), y + range.begin, w.rows);
+  });
+}
+
+// How matmul() computes a product: the decode kernel, a GEMM in fp32, or a
+// GEMM with x rounded to 16 bits.
+enum class MatmulPath { kGemv, kGemmFp32, kGemmNative16 };
+
+MatmulPath choose_path(int64_t n_tokens, const WeightMatrix& w) {
+  // A cache-resident matrix stays on the GEMV tiles whatever the token count:
+  // its work is microseconds, less than oneDNN's first-call JIT per shape.
+  const bool cache_resident = w.rows * w.cols * static_cast<int64_t>(dtype_size(w.dtype)) < kMinParallelBytes;
+  if (n_tokens < kGemmMinTokens || cache_resident || w.cols == 0) return MatmulPath::kGemv;
+  return onednn_native_16bit(w.dtype) ? MatmulPath::kGemmNative16 : MatmulPath::kGemmFp32;
+}
+
+}  // namespace
+
+void gemm_widened(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
+  check_shape(x, n_tokens, w, y);
+  if (trivial_gemm(n_tokens, w, y)) return;
+  for_row_slices(n_tokens, w, n_threads,
+                 [&](RowRange range) { gemm_rows_any(x, n_tokens, w, range.begin, range.end, y); });
+}
+
+void gemm(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
+  if (!onednn_native_16bit(w.dtype)) return gemm_widened(x, n_tokens, w, y, n_threads);
+  check_shape(x, n_tokens, w, y);
+  if (trivial_gemm(n_tokens, w, y)) return;
+  thread_local std::vector<uint16_t> x16;
+  x16.resize(size_t(n_tokens * w.cols));
+  round_to_16bit(w.dtype, x, n_tokens * w.cols, x16.data());
+  gemm_native_16bit(x16.data(), n_tokens, w, y, n_threads);
+}
+
+void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
+  thread_local std::vector<uint16_t> x16;  // x rounded to x16_dtype, when some output needed it
+  std::optional<DType> x16_dtype;
+  for (const MatmulOutput& output : outputs) {
+    const WeightMatrix& w = output.weights;
+    check_shape(x, n_tokens, w, output.y);
+    switch (choose_path(n_tokens, w)) {
+      case MatmulPath::kGemv:
+        gemv(x, n_tokens, w, output.y, n_threads);
+        break;
+      case MatmulPath::kGemmFp32:
+        gemm_widened(x, n_tokens, w, output.y, n_threads);
+        break;
+      case MatmulPath::kGemmNative16:
+        if (x16_dtype != w.dtype) {
+          x16.resize(size_t(n_tokens * w.cols));
+          round_to_16bit(w.dtype, x, n_tokens * w.cols, x16.data());
+          x16_dtype = w.dtype;
+        }
+        gemm_native_16bit(x16.data(), n_tokens, w, output.y, n_threads);
+        break;
+    }
   }
 }
 
 void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
-  // A cache-resident matrix stays on the GEMV tiles whatever the token count:
-  // its work is microseconds, less than oneDNN's first-call JIT per shape.
-  const bool cache_resident = w.rows * w.cols * static_cast<int64_t>(dtype_size(w.dtype)) < kMinParallelBytes;
-  if (n_tokens >= kGemmMinTokens && !cache_resident)
-    gemm(x, n_tokens, w, y, n_threads);
-  else
-    gemv(x, n_tokens, w, y, n_threads);
+  const MatmulOutput output{w, y};
+  matmul_group(x, n_tokens, {&output, 1}, n_threads);
 }
 
 }  // namespace slkv::cpu

@@ -2,18 +2,25 @@
 // Matrix products against a row-major weight matrix W [rows, cols] (F32, F16
 // or BF16): y[t][r] = sum_c x[t][c] * W[r][c], x and y fp32.
 #include <cstdint>
+#include <span>
 
 #include "kernels/backend.h"
 
 namespace slkv::cpu {
 
-// From this many tokens on, matmul() takes the GEMM path. Below it the decode
-// kernel, which reads each weight once for all tokens, measured faster than
-// the sgemm (whose packing of W does not pay off for so few tokens).
-constexpr int64_t kGemmMinTokens = 16;
+// From this many tokens on, matmul() takes the GEMM path (oneDNN's brgemm
+// matmul, which also reads each weight once per call for all tokens). Below
+// it the GEMV tiles were faster; from 4 tokens oneDNN's register-blocked
+// kernels win, by 1.2x at 4 tokens to 2.5x at 64 (kernels_bench
+// DecodeBatchPath, F32 and BF16, AMD EPYC Zen 5).
+constexpr int64_t kGemmMinTokens = 4;
 
 // Picks gemv() or gemm() by the number of tokens.
 void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads);
+
+// matmul() of one input by several matrices (q/k/v, gate/up): a native
+// 16-bit GEMM rounds x to the weight type once for all of them.
+void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads);
 
 // Decode kernel: streams every weight row once for all n_tokens, a 64-byte
 // line per row and step, widening 16-bit weights on the fly; rows are split
@@ -21,8 +28,13 @@ void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, i
 // more than the work).
 void gemv(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads);
 
-// Prefill path: oneDNN sgemm over slices of W rows, one slice per thread;
-// 16-bit weights are widened to fp32 a panel of rows at a time first.
+// Prefill path, W's rows split across threads. F32: oneDNN's matmul. BF16/F16
+// where onednn_native_16bit(): x rounded to the weight type, oneDNN's 16-bit
+// matmul with fp32 accumulation. Other 16-bit cases: gemm_widened().
 void gemm(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads);
+
+// The fp32 prefill path for any dtype: oneDNN's fp32 matmul, 16-bit weights widened
+// to fp32 a panel of rows at a time first (x is not rounded).
+void gemm_widened(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads);
 
 }  // namespace slkv::cpu

@@ -125,6 +125,37 @@ inline void widen(const Elem<D>* in, int64_t n, float* out) {
   }
 }
 
+// 16 lanes rounded to D's 16 bits, nearest even (float_to_bf16 and
+// float_to_f16 exactly; a NaN stays a quiet NaN).
+template <DType D>
+inline __m256i round_to(__m512 v) {
+  static_assert(D != DType::F32);
+  if constexpr (D == DType::BF16) {
+    const __m512i bits = _mm512_castps_si512(v);
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    const __m512i rounded =
+        _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff)),
+                                                  _mm512_set1_epi32(0x7f800000));
+    const __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40));
+    return _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(nan, rounded, quiet));
+  } else {
+    return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+}
+
+// out[i] = in[i] rounded to D for i < n (widen's inverse).
+template <DType D>
+inline void narrow(const float* in, int64_t n, Elem<D>* out) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), round_to<D>(_mm512_loadu_ps(in + i)));
+  if (i < n) {
+    const __mmask16 mask = tail_mask(n - i);
+    _mm256_mask_storeu_epi16(out + i, mask, round_to<D>(_mm512_maskz_loadu_ps(mask, in + i)));
+  }
+}
+
 // e^x for every lane, relative error ~2e-7 (Cephes expf polynomial). Inputs
 // below -104 give 0 and above 89 give +inf, like std::exp in float.
 inline __m512 exp(__m512 x) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/onednn_matmul.h"
 
 namespace slkv {
 namespace {
@@ -62,11 +63,22 @@ std::vector<float> random_vector(size_t n, std::mt19937& rng) {
   return v;
 }
 
+// x as a path that multiplies in 16 bits sees it: rounded to the weight type
+// when onednn_native_16bit(dtype), unchanged otherwise.
+std::vector<float> as_multiplied(const std::vector<float>& x, DType dtype) {
+  if (!cpu::onednn_native_16bit(dtype)) return x;
+  std::vector<float> rounded(x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    rounded[i] = dtype == DType::BF16 ? bf16_to_float(float_to_bf16(x[i])) : f16_to_float(float_to_f16(x[i]));
+  return rounded;
+}
+
 // Checks y against the double reference; the error allowed scales with
 // sum |x*w| (the size of the terms), which bounds fp32 accumulation error.
+// `relative` > 1e-5 also covers x rounded to 16 bits by some paths.
 void expect_matches_reference(const std::vector<float>& x, int64_t n_tokens, const TestMatrix& w,
-                              const std::vector<float>& y) {
-  constexpr double kRelative = 1e-5;
+                              const std::vector<float>& y, double relative = 1e-5) {
+  const double kRelative = relative;
   int failures = 0;
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (int64_t r = 0; r < w.rows; ++r) {
@@ -98,9 +110,25 @@ const Shape kShapes[] = {{1, 1},    {3, 5},     {7, 16},     {5, 31},     {17, 3
 // Every GEMV tile remainder (1..4 tokens) and both sides of kGemmMinTokens.
 const int64_t kTokenCounts[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 33, 64};
 
+// For a path that may or may not round x to the weight type (matmul() picks
+// by shape): half a unit in the last place of the dtype where gemm() rounds,
+// the most rounding x changes a term by, relative to the term; else 0.
+double either_rounding(DType dtype) {
+  if (!cpu::onednn_native_16bit(dtype)) return 0.0;
+  return dtype == DType::BF16 ? 1.0 / 256 : 1.0 / 2048;
+}
+
+// What each path is checked against: the x it multiplies, and the error
+// allowed relative to sum |x*w|.
+enum class Reference {
+  kExact,       // fp32 products of x as given (gemv, gemm_widened)
+  kMultiplied,  // x as gemm() multiplies it (rounded where 16-bit native)
+  kEither,      // matmul(): gemv or gemm by shape, so x rounded or not
+};
+
 class MatmulTest : public ::testing::TestWithParam<DType> {
  protected:
-  void check_path(MatmulFn fn, const char* path) {
+  void check_path(MatmulFn fn, const char* path, Reference reference = Reference::kExact) {
     std::mt19937 rng(1234);
     for (const Shape& shape : kShapes) {
       const TestMatrix w = random_matrix(GetParam(), shape.rows, shape.cols, rng);
@@ -109,18 +137,21 @@ class MatmulTest : public ::testing::TestWithParam<DType> {
         std::vector<float> y1(size_t(n_tokens * shape.rows), NAN), y2(y1.size(), NAN);
         SCOPED_TRACE(::testing::Message() << path << " " << dtype_name(GetParam()) << " [" << shape.rows << "x"
                                           << shape.cols << "] n_tokens=" << n_tokens);
+        const std::vector<float> x_ref = reference == Reference::kMultiplied ? as_multiplied(x, GetParam()) : x;
+        const double relative = 1e-5 + (reference == Reference::kEither ? either_rounding(GetParam()) : 0.0);
         fn(x.data(), n_tokens, w.view(), y1.data(), 1);
-        expect_matches_reference(x, n_tokens, w, y1);
+        expect_matches_reference(x_ref, n_tokens, w, y1, relative);
         fn(x.data(), n_tokens, w.view(), y2.data(), 2);
-        expect_matches_reference(x, n_tokens, w, y2);
+        expect_matches_reference(x_ref, n_tokens, w, y2, relative);
       }
     }
   }
 };
 
 TEST_P(MatmulTest, GemvMatchesReference) { check_path(&cpu::gemv, "gemv"); }
-TEST_P(MatmulTest, GemmMatchesReference) { check_path(&cpu::gemm, "gemm"); }
-TEST_P(MatmulTest, DispatcherMatchesReference) { check_path(&cpu::matmul, "matmul"); }
+TEST_P(MatmulTest, GemmMatchesReference) { check_path(&cpu::gemm, "gemm", Reference::kMultiplied); }
+TEST_P(MatmulTest, GemmWidenedMatchesReference) { check_path(&cpu::gemm_widened, "gemm_widened"); }
+TEST_P(MatmulTest, DispatcherMatchesReference) { check_path(&cpu::matmul, "matmul", Reference::kEither); }
 
 // A matrix large enough for several 16-bit widening panels per thread.
 TEST_P(MatmulTest, LargeGemmUsesSeveralPanels) {
@@ -129,8 +160,10 @@ TEST_P(MatmulTest, LargeGemmUsesSeveralPanels) {
   const int64_t n_tokens = 20;
   const std::vector<float> x = random_vector(size_t(n_tokens * w.cols), rng);
   std::vector<float> y(size_t(n_tokens * w.rows));
-  cpu::gemm(x.data(), n_tokens, w.view(), y.data(), 2);
+  cpu::gemm_widened(x.data(), n_tokens, w.view(), y.data(), 2);
   expect_matches_reference(x, n_tokens, w, y);
+  cpu::gemm(x.data(), n_tokens, w.view(), y.data(), 2);
+  expect_matches_reference(as_multiplied(x, GetParam()), n_tokens, w, y);
 }
 
 // A whole 512-token prompt, the prefill shape, on odd matrix sizes.
@@ -144,7 +177,7 @@ TEST_P(MatmulTest, PrefillOf512Tokens) {
       SCOPED_TRACE(::testing::Message() << "[" << shape.rows << "x" << shape.cols << "] threads=" << threads);
       std::vector<float> y(size_t(n_tokens * w.rows), NAN);
       cpu::matmul(x.data(), n_tokens, w.view(), y.data(), threads);
-      expect_matches_reference(x, n_tokens, w, y);
+      expect_matches_reference(x, n_tokens, w, y, 1e-5 + either_rounding(GetParam()));
     }
   }
 }
@@ -160,6 +193,31 @@ TEST_P(MatmulTest, BackendMatmul) {
       backend->matmul(x.data(), n_tokens, w.view(), y.data());
       expect_matches_reference(x, n_tokens, w, y);
     }
+  }
+}
+
+// Several matrices of one input give what one matmul() each gives, on the
+// GEMV and the GEMM paths, also with mixed dtypes (x rounded per dtype).
+TEST_P(MatmulTest, GroupEqualsSeparateProducts) {
+  std::mt19937 rng(11);
+  const TestMatrix a = random_matrix(GetParam(), 300, 512, rng);
+  const TestMatrix b = random_matrix(GetParam(), 129, 512, rng);
+  const TestMatrix c = random_matrix(DType::BF16, 400, 512, rng);
+  const TestMatrix d = random_matrix(DType::F32, 200, 512, rng);
+  for (int64_t n_tokens : {1, 5, 40}) {
+    SCOPED_TRACE(::testing::Message() << "n_tokens=" << n_tokens);
+    const std::vector<float> x = random_vector(size_t(n_tokens * 512), rng);
+    std::vector<std::vector<float>> grouped, separate;
+    for (const TestMatrix* m : {&a, &b, &c, &d}) {
+      grouped.emplace_back(size_t(n_tokens * m->rows), NAN);
+      separate.emplace_back(size_t(n_tokens * m->rows), NAN);
+      cpu::matmul(x.data(), n_tokens, m->view(), separate.back().data(), 2);
+    }
+    const MatmulOutput outputs[] = {
+        {a.view(), grouped[0].data()}, {b.view(), grouped[1].data()},
+        {c.view(), grouped[2].data()}, {d.view(), grouped[3].data()}};
+    cpu::matmul_group(x.data(), n_tokens, outputs, 2);
+    for (size_t i = 0; i < grouped.size(); ++i) EXPECT_EQ(grouped[i], separate[i]) << "output " << i;
   }
 }
 
