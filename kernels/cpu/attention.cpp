@@ -6,6 +6,7 @@
 #include <limits>
 #include <utility>
 
+#include "kernels/cpu/attention_tiled.h"
 #include "kernels/cpu/simd.h"
 #include "core/error.h"
 
@@ -139,6 +140,9 @@ void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, co
   int64_t total = 0;
   for (const KvSpan& span : kv) total += span.n_tokens;
   SLKV_CHECK(n_queries <= total, "attention: " << n_queries << " queries but only " << total << " keys");
+
+  // A prompt chunk: tiles of queries share every key and value loaded.
+  if (n_queries >= kQueryTile) return attention_tiled(q, n_queries, kv, shape, out, lse, n_threads);
 
   const HeadKernel kernel = kKernels[size_t((shape.head_dim + kLanes - 1) / kLanes - 1)];
   const int64_t group = shape.n_heads / shape.n_kv_heads;  // query heads per kv head

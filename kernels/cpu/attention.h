@@ -11,8 +11,10 @@ namespace slkv::cpu {
 
 constexpr int64_t kMaxAttentionHeadDim = 256;
 
-// The Backend::attention contract (kernels/backend.h). Work is split over
-// (query, head) pairs across n_threads when it is large enough to pay for it.
+// The Backend::attention contract (kernels/backend.h). Decode (fewer than
+// kQueryTile queries) runs one (query, head) pair at a time, split across
+// n_threads when the work is large enough to pay for it; more queries go to
+// attention_tiled() (kernels/cpu/attention_tiled.h).
 void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape, float* out,
                float* lse, int n_threads);
 

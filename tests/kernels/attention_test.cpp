@@ -122,6 +122,14 @@ TEST(AttentionTest, LargePrefillGqaThreaded) { check_case({64, {100, 200}, 8, 4,
 TEST(AttentionTest, OddHeadDims) {
   for (int64_t head_dim : {1, 8, 17, 24, 100, 255}) check_case({5, {9, 12}, 4, 2, head_dim});
 }
+// Below kQueryTile queries (the per-pair kernel) and at and above it (the
+// tiled one), with partial last tiles and slices.
+TEST(AttentionTest, BothKernelsAroundTheTileSize) {
+  for (int64_t n : {7, 8, 9, 33, 40}) check_case({n, {n + 5}, 6, 3, 48});
+}
+// More keys than one gathered chunk (1024), in fragmented spans of odd sizes.
+TEST(AttentionTest, PrefillChunkAcrossManyKeyChunks) { check_case({100, {700, 16, 1, 900, 300, 13}, 4, 2, 64}); }
+TEST(AttentionTest, PrefillHeadDim128LongPrompt) { check_case({300, {1200}, 4, 1, 128}); }
 TEST(AttentionTest, HeadDim256) { check_case({9, {33, 9}, 2, 1, 256}); }
 
 TEST(AttentionTest, LargeScoresStayFinite) {
