@@ -82,7 +82,7 @@ Model::Model(ModelConfig config, WeightStore weights, const ModelShard& shard, B
     }
   }
   inv_freq_ = own_vector(rope_inverse_frequencies(c));
-  if (backend && !backend->uses_host_memory()) copy_parameters_to(*backend);
+  if (backend) copy_parameters_to(*backend);
 }
 
 WeightVector Model::own_vector(std::vector<float> values) {
@@ -91,7 +91,7 @@ WeightVector Model::own_vector(std::vector<float> values) {
 }
 
 void Model::copy_parameters_to(Backend& device) {
-  device_ = &device;
+  if (!device.uses_host_memory()) device_ = &device;
   std::map<const void*, const void*> copies;  // host -> device, so tied embeddings are copied once
   auto copy = [&](const void* host, int64_t bytes) -> const void* {
     if (!host) return nullptr;
@@ -100,6 +100,10 @@ void Model::copy_parameters_to(Backend& device) {
       device_copies_.emplace_back(device, bytes);
       device.copy_from_host(device_copies_.back().data(), host, bytes);
       it->second = device_copies_.back().data();
+      // Nothing reads the file's pages again: drop them now, so that resident
+      // memory holds one copy of the weights even while loading.
+      if (auto mapped = mapped_sources_.find(host); mapped != mapped_sources_.end())
+        release_mapped_pages(mapped->second);
     }
     return it->second;
   };
@@ -122,11 +126,14 @@ void Model::copy_parameters_to(Backend& device) {
   // The host copies are no longer read.
   owned_.clear();
   owned_vectors_.clear();
+  mapped_sources_.clear();
 }
 
 WeightMatrix Model::rows_of(const std::string& name, const std::vector<int64_t>& shape, IndexRange rows) {
   const TensorView& full = weights_.get(name, shape);
-  WeightMatrix w = matrix_from(row_slice(full, rows.begin, rows.end));
+  const TensorView rows_view = row_slice(full, rows.begin, rows.end);
+  WeightMatrix w = matrix_from(rows_view);
+  mapped_sources_.emplace(w.data, rows_view);
   loaded_bytes_ += matrix_bytes(w);
   return w;
 }
@@ -136,6 +143,7 @@ WeightMatrix Model::columns_of(const std::string& name, const std::vector<int64_
   WeightMatrix w;
   if (columns.begin == 0 && columns.end == shape[1]) {
     w = matrix_from(full);  // unsplit: zero copy
+    mapped_sources_.emplace(w.data, full);
   } else {
     owned_.emplace_back();
     w = matrix_from(column_slice(full, columns.begin, columns.end, owned_.back()));

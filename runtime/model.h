@@ -7,6 +7,7 @@
 // backend's memory; only token ids go in, and logits or sampled ids come out.
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <filesystem>
 #include <memory>
 #include <span>
@@ -103,7 +104,11 @@ class Model {
   WeightMatrix columns_of(const std::string& name, const std::vector<int64_t>& shape, IndexRange columns);
   WeightVector vector_of(const std::string& name, const std::vector<int64_t>& shape, IndexRange part);
   WeightVector own_vector(std::vector<float> values);
-  // Copies every parameter into the device backend's memory and points at the copies.
+  // Copies every parameter into the backend's memory and points at the
+  // copies, dropping the file pages they came from. Host backends too: their
+  // large allocations are huge pages, which decode streams at up to twice the
+  // bandwidth of the mapping's 4 KiB page-cache pages (a 1.26B F32 model read
+  // 54-63 GB/s against 21-40 on a 2-core EPYC; docs/BENCHMARKS.md).
   void copy_parameters_to(Backend& device);
   void prepare_scratch(Backend& backend, int64_t n_tokens, int64_t n_rows);
   // buffer.reserve, forgetting the recorded segments when the buffer moves.
@@ -117,8 +122,11 @@ class Model {
   int64_t loaded_bytes_ = 0;
   std::deque<std::vector<std::byte>> owned_;  // row-parallel slices copied out of the mapping
   std::deque<std::vector<float>> owned_vectors_;  // parameter vectors widened to fp32
+  // Zero-copy weight matrices -> the mapped views they point into, until
+  // copy_parameters_to() has copied them (and dropped those pages).
+  std::map<const void*, TensorView> mapped_sources_;
   Backend* device_ = nullptr;                 // set when the parameters live in a GPU backend's memory
-  std::deque<BackendBuffer> device_copies_;   // those copies
+  std::deque<BackendBuffer> device_copies_;   // the copies (in host or device memory)
 
   ModelConfig config_;
   WeightStore weights_;

@@ -14,6 +14,10 @@ namespace slkv::cpu {
 // kernels win, by 1.2x at 4 tokens to 2.5x at 64 (kernels_bench
 // DecodeBatchPath, F32 and BF16, AMD EPYC Zen 5).
 constexpr int64_t kGemmMinTokens = 4;
+// The same switch for 16-bit weights the CPU cannot multiply natively (F16
+// without AVX512-FP16): their GEMM widens W to fp32 first, which pays off
+// only from more tokens.
+constexpr int64_t kGemmWidenedMinTokens = 16;
 
 // Picks gemv() or gemm() by the number of tokens.
 void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads);
