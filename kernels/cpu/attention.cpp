@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <utility>
+#include <vector>
 
 #include "kernels/cpu/attention_tiled.h"
 #include "kernels/cpu/simd.h"
@@ -131,32 +132,70 @@ constexpr auto kKernels = make_kernels(std::make_index_sequence<kMaxAttentionHea
 
 }  // namespace
 
-void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape, float* out,
-               float* lse, int n_threads) {
+namespace {
+
+// Checks a job's shape; returns its number of keys.
+int64_t checked_keys(const AttentionJob& job, const AttentionShape& shape) {
   SLKV_CHECK(shape.n_heads > 0 && shape.n_kv_heads > 0 && shape.n_heads % shape.n_kv_heads == 0,
              "attention heads " << shape.n_heads << " / kv heads " << shape.n_kv_heads);
   SLKV_CHECK(shape.head_dim > 0 && shape.head_dim <= kMaxAttentionHeadDim,
              "attention head_dim " << shape.head_dim << " (supported: 1.." << kMaxAttentionHeadDim << ")");
   int64_t total = 0;
-  for (const KvSpan& span : kv) total += span.n_tokens;
-  SLKV_CHECK(n_queries <= total, "attention: " << n_queries << " queries but only " << total << " keys");
+  for (const KvSpan& span : job.kv) total += span.n_tokens;
+  SLKV_CHECK(job.n_queries <= total, "attention: " << job.n_queries << " queries but only " << total << " keys");
+  return total;
+}
 
-  // A prompt chunk: tiles of queries share every key and value loaded.
-  if (n_queries >= kQueryTile) return attention_tiled(q, n_queries, kv, shape, out, lse, n_threads);
+// A job of the per-pair kernel, with where its (query, head) pairs start in
+// the batch's flat numbering.
+struct PairJob {
+  const AttentionJob* job;
+  int64_t total_keys;
+  int64_t first_item;
+};
+
+}  // namespace
+
+void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape, float* out,
+               float* lse, int n_threads) {
+  const AttentionJob job{q, n_queries, kv, out, lse};
+  attention_batch(std::span(&job, 1), shape, n_threads);
+}
+
+void attention_batch(std::span<const AttentionJob> jobs, const AttentionShape& shape, int n_threads) {
+  // Prompt chunks: tiles of queries share every key and value loaded. The
+  // decode rows of all sequences: one parallel loop over every (query, head)
+  // pair, one fork/join per layer rather than one per sequence.
+  std::vector<PairJob> pair_jobs;  // local: the OpenMP workers read this one
+  pair_jobs.reserve(jobs.size());
+  int64_t n_items = 0, work = 0;
+  for (const AttentionJob& job : jobs) {
+    const int64_t total = checked_keys(job, shape);
+    if (job.n_queries >= kQueryTile) {
+      attention_tiled(job.q, job.n_queries, job.kv, shape, job.out, job.lse, n_threads);
+      continue;
+    }
+    pair_jobs.push_back({&job, total, n_items});
+    n_items += job.n_queries * shape.n_heads;
+    // Multiply-adds: two per key and head_dim element, over ~total - n_queries/2 keys per query.
+    work += job.n_queries * shape.n_heads * (total - job.n_queries / 2) * shape.head_dim * 2;
+  }
+  if (n_items == 0) return;
 
   const HeadKernel kernel = kKernels[size_t((shape.head_dim + kLanes - 1) / kLanes - 1)];
   const int64_t group = shape.n_heads / shape.n_kv_heads;  // query heads per kv head
-  const int64_t n_items = n_queries * shape.n_heads;       // (query, head) pairs, head fastest
   auto run = [&](int64_t item) {
-    const int64_t query = item / shape.n_heads;
-    const int64_t head = item % shape.n_heads;
-    const int64_t offset = item * shape.head_dim;
-    kernel(q + offset, kv, head / group, total - n_queries + query + 1, shape, out + offset,
-           lse ? lse + item : nullptr);
+    // The job holding this pair: the last one starting at or before it.
+    const auto next = std::upper_bound(pair_jobs.begin(), pair_jobs.end(), item,
+                                       [](int64_t i, const PairJob& p) { return i < p.first_item; });
+    const PairJob& p = *(next - 1);
+    const int64_t local = item - p.first_item;  // (query, head) within the job, head fastest
+    const int64_t query = local / shape.n_heads;
+    const int64_t head = local % shape.n_heads;
+    const int64_t offset = local * shape.head_dim;
+    kernel(p.job->q + offset, p.job->kv, head / group, p.total_keys - p.job->n_queries + query + 1, shape,
+           p.job->out + offset, p.job->lse ? p.job->lse + local : nullptr);
   };
-
-  // Multiply-adds: two per key and head_dim element, over ~total - n_queries/2 keys per query.
-  const int64_t work = n_items * (total - n_queries / 2) * shape.head_dim * 2;
   if (n_threads <= 1 || n_items <= 1 || work < kMinParallelWork) {
     for (int64_t item = 0; item < n_items; ++item) run(item);
     return;

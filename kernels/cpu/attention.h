@@ -18,4 +18,8 @@ constexpr int64_t kMaxAttentionHeadDim = 256;
 void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape, float* out,
                float* lse, int n_threads);
 
+// The Backend::attention_batch contract: attention() of every job, with the
+// decode jobs' (query, head) pairs shared out in one parallel loop.
+void attention_batch(std::span<const AttentionJob> jobs, const AttentionShape& shape, int n_threads);
+
 }  // namespace slkv::cpu

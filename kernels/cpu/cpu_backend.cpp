@@ -117,6 +117,10 @@ void CpuBackend::attention(const float* q, int64_t n_queries, std::span<const Kv
   cpu::attention(q, n_queries, kv, shape, out, lse, n_threads_);
 }
 
+void CpuBackend::attention_batch(std::span<const AttentionJob> jobs, const AttentionShape& shape) {
+  cpu::attention_batch(jobs, shape, n_threads_);
+}
+
 double CpuBackend::window_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
                                          std::span<const KvSpan> kv, const AttentionShape& shape, int64_t sink,
                                          int64_t recent) {

@@ -45,6 +45,7 @@ class CpuBackend final : public Backend {
   void embedding(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* out) override;
   void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, const AttentionShape& shape, float* out,
                  float* lse) override;
+  void attention_batch(std::span<const AttentionJob> jobs, const AttentionShape& shape) override;
   double window_attention_mass(const float* q, int64_t n_queries, int64_t first_query_key, const float* lse,
                                std::span<const KvSpan> kv, const AttentionShape& shape, int64_t sink,
                                int64_t recent) override;

@@ -166,5 +166,40 @@ TEST(AttentionTest, ThroughBackend) {
   for (size_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out[i], want_out[i], 2e-5);
 }
 
+// A batch of sequences with their own KV (decode rows of different context
+// lengths, a two-query row and a prompt chunk) gives each job what attention()
+// alone gives it, with one or two threads and through the backend.
+TEST(AttentionTest, BatchEqualsJobByJob) {
+  const std::vector<Case> cases = {{1, {300}, 8, 2, 64}, {1, {5, 17}, 8, 2, 64}, {2, {40}, 8, 2, 64},
+                                   {20, {10, 20}, 8, 2, 64}, {1, {1}, 8, 2, 64}, {1, {700}, 8, 2, 64}};
+  std::mt19937 rng(21);
+  std::vector<Inputs> inputs;
+  for (const Case& c : cases) inputs.push_back(make_inputs(c, rng));
+  const AttentionShape shape{8, 2, 64, 0.125f};
+  for (int threads : {1, 2}) {
+    std::vector<std::vector<float>> alone_out, alone_lse, batch_out, batch_lse;
+    std::vector<AttentionJob> jobs;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const size_t rows = size_t(cases[i].n_queries * shape.n_heads);
+      alone_out.emplace_back(rows * 64);
+      alone_lse.emplace_back(rows);
+      batch_out.emplace_back(rows * 64, NAN);
+      batch_lse.emplace_back(rows, NAN);
+      cpu::attention(inputs[i].q.data(), cases[i].n_queries, inputs[i].spans, shape, alone_out[i].data(),
+                     alone_lse[i].data(), threads);
+      jobs.push_back({inputs[i].q.data(), cases[i].n_queries, inputs[i].spans, batch_out[i].data(),
+                      batch_lse[i].data()});
+    }
+    cpu::attention_batch(jobs, shape, threads);
+    for (size_t i = 0; i < cases.size(); ++i) {
+      EXPECT_EQ(batch_out[i], alone_out[i]) << "job " << i << " threads " << threads;
+      EXPECT_EQ(batch_lse[i], alone_lse[i]) << "job " << i << " threads " << threads;
+    }
+    for (auto& out : batch_out) std::fill(out.begin(), out.end(), NAN);
+    make_cpu_backend(threads)->attention_batch(jobs, shape);
+    for (size_t i = 0; i < cases.size(); ++i) EXPECT_EQ(batch_out[i], alone_out[i]) << "backend, job " << i;
+  }
+}
+
 }  // namespace
 }  // namespace slkv
