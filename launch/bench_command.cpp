@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/matmul.h"
 #include "kernels/cpu/memory_bandwidth.h"
 #include "core/cpu_cache.h"
 #include "launch/cli_common.h"
@@ -157,13 +158,16 @@ int run_bench(int argc, char** argv) {
   // The CPU comparisons (host read bandwidth, llama.cpp's CPU build) only mean
   // something for a single CPU process; `slkv bench-decode` covers GPUs.
   const bool cpu_alone = single && choice.device == "cpu";
-  // Measured with every core to itself: under mpirun the other ranks would compete for them.
-  const double bandwidth_gbps = cpu_alone ? measure_memory_read_bandwidth_gbps(threads) : 0.0;
+  // Measured with every core to itself (under mpirun the other ranks would
+  // compete for them), each thread reading as many streams as the GEMV.
+  const DType weight_dtype = model.weights().tensors().begin()->second.dtype;
+  const int streams = cpu::gemv_streams(weight_dtype);
+  const double bandwidth_gbps = cpu_alone ? measure_memory_read_bandwidth_gbps(threads, size_t(1) << 30, streams) : 0.0;
 
   nlohmann::json report = {
       {"model", model_dir.string()},
       {"threads", threads},
-      {"weight_dtype", std::string(dtype_name(model.weights().tensors().begin()->second.dtype))},
+      {"weight_dtype", std::string(dtype_name(weight_dtype))},
       {"parameters", config.parameter_count()},
       {"prefill_tokens", n_prefill},
       {"prefill_tok_s", prefill_rate},
@@ -175,7 +179,10 @@ int run_bench(int argc, char** argv) {
       {"peak_rss_mib", rss_mib},
   };
   report["device"] = choice.device;
-  if (cpu_alone) report["memory_read_gbps"] = bandwidth_gbps;
+  if (cpu_alone) {
+    report["memory_read_gbps"] = bandwidth_gbps;
+    report["memory_read_streams_per_thread"] = streams;
+  }
   // Weights that fit in the last-level cache make decode a cache benchmark
   // (said for one CPU process, where the figures compare with llama.cpp's).
   const CpuCache llc = last_level_cache();
@@ -237,7 +244,7 @@ int run_bench(int argc, char** argv) {
             << "prefill          " << prefill_rate << " tok/s (" << n_prefill << "-token prompt)\n"
             << "decode           " << decode_rate << " tok/s (" << n_decode << " tokens, " << std::setprecision(2)
             << step_ms << " ms per step), " << achieved_gbps << " GB/s of weights";
-  if (cpu_alone) std::cout << "; memory read bandwidth " << bandwidth_gbps << " GB/s";
+  if (cpu_alone) std::cout << "; memory read bandwidth " << bandwidth_gbps << " GB/s (" << streams << " streams per thread)";
   if (choice.device == "cpu" && llc.bytes > 0)
     std::cout << "; L" << llc.level << " cache " << llc.bytes / (1 << 20) << " MiB";
   std::cout << "\n" << std::setprecision(1) << "peak RSS         " << rss_mib << " MiB (rank 0)\n";

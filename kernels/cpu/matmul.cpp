@@ -125,12 +125,15 @@ void gemv_rows_tiled(GemvInput x, int64_t n_tokens, const WeightMatrix& w, int64
 // One 16-bit token takes sixteen rows, as many bytes in flight as eight F32
 // rows (1.26B BF16 model from DRAM: 44 GB/s against 39). With more tokens,
 // four rows leave room for four tokens' accumulators.
+constexpr int kRows16BitToken = 16;
+constexpr int kRowsFewTokens = 8;
+
 template <DType D>
 void gemv_rows(GemvInput x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end, float* y) {
   if (n_tokens == 1 && D != DType::F32)
-    gemv_rows_tiled<D, 16, 1>(x, n_tokens, w, row_begin, row_end, y);
+    gemv_rows_tiled<D, kRows16BitToken, 1>(x, n_tokens, w, row_begin, row_end, y);
   else if (n_tokens <= 2)
-    gemv_rows_tiled<D, 8, 2>(x, n_tokens, w, row_begin, row_end, y);
+    gemv_rows_tiled<D, kRowsFewTokens, 2>(x, n_tokens, w, row_begin, row_end, y);
   else
     gemv_rows_tiled<D, 4, 4>(x, n_tokens, w, row_begin, row_end, y);
 }
@@ -219,6 +222,8 @@ void gemv_typed(const float* x, int64_t n_tokens, const WeightMatrix& w, float* 
 }
 
 }  // namespace
+
+int gemv_streams(DType dtype) { return dtype == DType::F32 ? kRowsFewTokens : kRows16BitToken; }
 
 void gemv(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
   check_shape(x, n_tokens, w, y);

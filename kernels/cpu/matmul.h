@@ -19,6 +19,11 @@ constexpr int64_t kGemmMinTokens = 4;
 // only from more tokens.
 constexpr int64_t kGemmWidenedMinTokens = 16;
 
+// Weight rows one thread of gemv() streams at once for a single token: 8 for
+// F32, 16 for 16-bit weights (the same bytes in flight). Benchmarks measure
+// the read bandwidth with as many streams.
+int gemv_streams(DType dtype);
+
 // Picks gemv() or gemm() by the number of tokens.
 void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads);
 

@@ -24,8 +24,7 @@ struct FreeDeleter {
 // as the decode matmul reads several weight rows at once: one stream per
 // thread leaves bandwidth unused. The sum is returned so the reads cannot be
 // optimised away.
-constexpr size_t kStreams = 8;
-
+template <size_t kStreams>
 float sum_vectors(const float* data, size_t begin, size_t end) {
   const size_t per_stream = (end - begin) / kStreams;
   __m512 acc[kStreams];
@@ -42,8 +41,9 @@ float sum_vectors(const float* data, size_t begin, size_t end) {
 
 }  // namespace
 
-double measure_memory_read_bandwidth_gbps(int n_threads, size_t bytes) {
+double measure_memory_read_bandwidth_gbps(int n_threads, size_t bytes, int streams) {
   SLKV_CHECK(n_threads >= 1, "n_threads " << n_threads);
+  SLKV_CHECK(streams == 8 || streams == 16, "streams " << streams << " (8 or 16)");
   const size_t n_vectors = std::max<size_t>(bytes / kVectorBytes, 1);
   std::unique_ptr<float, FreeDeleter> buffer(
       static_cast<float*>(std::aligned_alloc(kVectorBytes, n_vectors * kVectorBytes)));
@@ -68,7 +68,7 @@ double measure_memory_read_bandwidth_gbps(int n_threads, size_t bytes) {
 #pragma omp parallel num_threads(n_threads) reduction(+ : total)
     {
       auto [begin, end] = share(omp_get_thread_num(), omp_get_num_threads());
-      total += sum_vectors(data, begin, end);
+      total += streams == 8 ? sum_vectors<8>(data, begin, end) : sum_vectors<16>(data, begin, end);
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     sink = sink + total;
