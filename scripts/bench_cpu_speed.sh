@@ -32,18 +32,13 @@ for dtype in f32 bf16; do
   make_model "m1b-$dtype" "$dtype" 2048 24 16 8 5632
 done
 
-run() {  # name model-dir [extra bench flags]
-  local name=$1 model=$2
-  shift 2
-  echo "== $name" >&2
-  "$bin" bench --model "$model" --threads "$threads" --json "$@" | tee "$out/$name.json"
-}
+source scripts/bench_common.sh
 # llama.cpp's converter writes F16 or F32: BF16 weights are compared with its F16.
-run m125-f32 "$models/m125-f32" --decode-tokens 64 --reps 3
-run m125-bf16 "$models/m125-bf16" --decode-tokens 64 --reps 3 --llamacpp-type f16
+bench_model m125-f32 "$models/m125-f32" --decode-tokens 64 --reps 3
+bench_model m125-bf16 "$models/m125-bf16" --decode-tokens 64 --reps 3 --llamacpp-type f16
 # The large model: decode is what it measures; a short prefill keeps the run short.
-run m1b-f32 "$models/m1b-f32" --decode-tokens 32 --prefill-tokens 64 --reps 3
-run m1b-bf16 "$models/m1b-bf16" --decode-tokens 32 --prefill-tokens 64 --reps 3 --llamacpp-type f16
+bench_model m1b-f32 "$models/m1b-f32" --decode-tokens 32 --prefill-tokens 64 --reps 3
+bench_model m1b-bf16 "$models/m1b-bf16" --decode-tokens 32 --prefill-tokens 64 --reps 3 --llamacpp-type f16
 
 for dtype in f32 bf16; do
   echo "== batched decode m125-$dtype" >&2

@@ -16,13 +16,8 @@ for dtype in f32 bf16; do
     "$bin" make-test-model --out "$models/m125-$dtype" --hidden 768 --layers 12 --heads 12 --kv-heads 4 \
       --ffn 2048 --vocab 32000 --dtype "$dtype"
 done
-run() {  # name model-dir [extra bench flags]
-  local name=$1 model=$2
-  shift 2
-  echo "== $name" >&2
-  "$bin" bench --model "$model" --threads "$threads" --json "$@" | tee "$out/$name.json"
-}
-run stories260K "$shared/models/stories260K" --decode-tokens 256 --reps 5
-run m125-f32 "$models/m125-f32" --decode-tokens 64 --reps 3
+source scripts/bench_common.sh
+bench_model stories260K "$shared/models/stories260K" --decode-tokens 256 --reps 5
+bench_model m125-f32 "$models/m125-f32" --decode-tokens 64 --reps 3
 # llama.cpp's converter writes F16 or F32; BF16 weights are compared with its F16 (both 16-bit).
-run m125-bf16 "$models/m125-bf16" --decode-tokens 64 --reps 3 --llamacpp-type f16
+bench_model m125-bf16 "$models/m125-bf16" --decode-tokens 64 --reps 3 --llamacpp-type f16

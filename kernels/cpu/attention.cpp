@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/cpu/attention_tiled.h"
+#include "kernels/cpu/parallel_for.h"
 #include "kernels/cpu/simd.h"
 #include "core/error.h"
 
@@ -196,14 +197,9 @@ void attention_batch(std::span<const AttentionJob> jobs, const AttentionShape& s
     kernel(p.job->q + offset, p.job->kv, head / group, p.total_keys - p.job->n_queries + query + 1, shape,
            p.job->out + offset, p.job->lse ? p.job->lse + local : nullptr);
   };
-  if (n_threads <= 1 || n_items <= 1 || work < kMinParallelWork) {
-    for (int64_t item = 0; item < n_items; ++item) run(item);
-    return;
-  }
-  // Dynamic: causal rows differ in length. Consecutive heads of a query share
-  // a kv head, whose keys the first one leaves in cache for the next.
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic)
-  for (int64_t item = 0; item < n_items; ++item) run(item);
+  // Dynamic: rows differ in length. Consecutive heads of a query share a kv
+  // head, whose keys the first one leaves in cache for the next.
+  parallel_for_dynamic(n_items, work < kMinParallelWork ? 1 : n_threads, run);
 }
 
 }  // namespace slkv::cpu

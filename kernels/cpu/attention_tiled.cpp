@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/parallel_for.h"
 #include "kernels/cpu/simd.h"
 
 namespace slkv::cpu {
@@ -229,12 +230,7 @@ void attention_tiled(const float* q, int64_t n_queries, std::span<const KvSpan> 
     const int64_t q_begin = slice * kQuerySlice;
     run_item(problem, item % shape.n_kv_heads, q_begin, std::min(n_queries, q_begin + kQuerySlice));
   };
-  if (n_threads <= 1 || n_items <= 1) {
-    for (int64_t item = 0; item < n_items; ++item) run(item);
-    return;
-  }
-#pragma omp parallel for num_threads(n_threads) schedule(dynamic)
-  for (int64_t item = 0; item < n_items; ++item) run(item);
+  parallel_for_dynamic(n_items, n_threads, run);
 }
 
 }  // namespace slkv::cpu
