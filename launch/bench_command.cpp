@@ -96,7 +96,8 @@ int run_bench(int argc, char** argv) {
   const ModelConfig& config = model.config();
   const int64_t vocab = config.vocab_size;
   const int64_t context = config.max_position_embeddings;
-  const int64_t n_prefill = std::min(args["prefill-tokens"].as<int64_t>(), context);
+  // The prefill request generates one token, so its prompt leaves a position for it.
+  const int64_t n_prefill = std::min(args["prefill-tokens"].as<int64_t>(), context - 1);
   std::vector<std::vector<int32_t>> prompts;
   if (layout.coordinator())
     prompts.push_back(Tokenizer::load(model_dir).encode(args["prompt"].as<std::string>(), true));

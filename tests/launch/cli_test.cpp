@@ -38,6 +38,18 @@ TEST(Cli, GenerateJsonReportsTokensTextAndTimings) {
   EXPECT_TRUE(out["timings"].contains("decode_tokens_per_s"));
 }
 
+// The default 512-token prefill on a model whose context is 512 tokens: the
+// prompt is cut to leave the one generated token a position.
+TEST(Cli, BenchFitsThePrefillIntoTheContext) {
+  SLKV_REQUIRE_SHARED();
+  auto result = run_slkv("bench " + model_flag() + " --threads 1 --decode-tokens 4 --reps 1 --llamacpp '' --json");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  auto out = nlohmann::json::parse(result.output);
+  EXPECT_EQ(out["prefill_tokens"], 511);
+  EXPECT_GT(out["prefill_tok_s"].get<double>(), 0.0);
+  EXPECT_GT(out["memory_read_streams_per_thread"].get<int>(), 0);
+}
+
 TEST(Cli, StreamedTextEqualsJsonText) {
   SLKV_REQUIRE_SHARED();
   auto streamed = run_slkv("generate " + model_flag() + " --prompt 'Zoo' --max-new-tokens 30");
