@@ -271,6 +271,15 @@ bool trivial_gemm(int64_t n_tokens, const WeightMatrix& w, float* y) {
   return false;
 }
 
+// x [n_tokens, cols] rounded to dtype into the calling thread's buffer,
+// valid until its next call on that thread.
+const uint16_t* rounded_input(const float* x, int64_t n_tokens, int64_t cols, DType dtype) {
+  thread_local std::vector<uint16_t> x16;
+  x16.resize(size_t(n_tokens * cols));
+  round_to_16bit(dtype, x, n_tokens * cols, x16.data());
+  return x16.data();
+}
+
 // gemm() for 16-bit weights given x already rounded to w.dtype.
 void gemm_native_16bit(const uint16_t* x16, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
   for_row_slices(n_tokens, w, n_threads, [&](RowRange range) {
@@ -306,14 +315,11 @@ void gemm(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int
   if (!onednn_native_16bit(w.dtype)) return gemm_widened(x, n_tokens, w, y, n_threads);
   check_shape(x, n_tokens, w, y);
   if (trivial_gemm(n_tokens, w, y)) return;
-  thread_local std::vector<uint16_t> x16;
-  x16.resize(size_t(n_tokens * w.cols));
-  round_to_16bit(w.dtype, x, n_tokens * w.cols, x16.data());
-  gemm_native_16bit(x16.data(), n_tokens, w, y, n_threads);
+  gemm_native_16bit(rounded_input(x, n_tokens, w.cols, w.dtype), n_tokens, w, y, n_threads);
 }
 
 void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
-  thread_local std::vector<uint16_t> x16;  // x rounded to x16_dtype, when some output needed it
+  const uint16_t* x16 = nullptr;  // x rounded to x16_dtype, once some output needed it
   std::optional<DType> x16_dtype;
   for (const MatmulOutput& output : outputs) {
     const WeightMatrix& w = output.weights;
@@ -327,11 +333,10 @@ void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput
         break;
       case MatmulPath::kGemmNative16:
         if (x16_dtype != w.dtype) {
-          x16.resize(size_t(n_tokens * w.cols));
-          round_to_16bit(w.dtype, x, n_tokens * w.cols, x16.data());
+          x16 = rounded_input(x, n_tokens, w.cols, w.dtype);
           x16_dtype = w.dtype;
         }
-        gemm_native_16bit(x16.data(), n_tokens, w, output.y, n_threads);
+        gemm_native_16bit(x16, n_tokens, w, output.y, n_threads);
         break;
     }
   }

@@ -49,6 +49,7 @@ Operands describe(int64_t n_tokens, int64_t n_rows, int64_t cols, DType dtype) {
 // One shape's primitive and the scratch space it asked for. The scratchpad
 // is ours (user mode) so that threads never share oneDNN's.
 struct CachedMatmul {
+  Operands operands;
   dnnl::matmul primitive;
   size_t scratchpad_bytes = 0;
 };
@@ -58,7 +59,7 @@ CachedMatmul create_matmul(int64_t n_tokens, int64_t n_rows, int64_t cols, DType
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(ops.x, ops.w, ops.y), attr, cpu_engine());
-  return {dnnl::matmul(pd), pd.scratchpad_desc().get_size()};
+  return {ops, dnnl::matmul(pd), pd.scratchpad_desc().get_size()};
 }
 
 // A primitive is JIT-compiled for its exact shape (~0.1-1 ms), so each
@@ -116,7 +117,7 @@ void onednn_matmul(const void* x, int64_t n_tokens, const WeightMatrix& w, float
   if (n_tokens == 0 || w.rows == 0) return;
   try {
     const CachedMatmul& matmul = cached_matmul(n_tokens, w.rows, w.cols, w.dtype);
-    const Operands ops = describe(n_tokens, w.rows, w.cols, w.dtype);
+    const Operands& ops = matmul.operands;
     // A slice of W's rows writes a slice of y's columns, which is strided:
     // the product goes to a dense per-thread buffer first (one copy of
     // n_tokens x rows floats, cols times less work than the product).
