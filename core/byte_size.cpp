@@ -23,4 +23,14 @@ int64_t parse_byte_size(const std::string& text, const std::string& flag) {
   return value << shift;
 }
 
+std::string format_byte_size(int64_t bytes) {
+  const char* const units[] = {"B", "KiB", "MiB", "GiB"};
+  int unit = 0;
+  while (unit < 3 && bytes != 0 && bytes % 1024 == 0) {
+    bytes /= 1024;
+    ++unit;
+  }
+  return std::to_string(bytes) + " " + units[unit];
+}
+
 }  // namespace slkv

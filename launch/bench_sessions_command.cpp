@@ -11,7 +11,10 @@
 //     distributions and the greedy agreement with a full-KV session, for
 //     --reidentify none (the reference code), cached and exact. The policy
 //     sessions are teacher-forced with the full session's replies, so every
-//     turn sees the same history.
+//     turn sees the same history;
+//   * copies: host<->device GB/s of the copies parking and restoring issue
+//     (one region per 16-token page of this model's KV, of a Llama-3-8B
+//     layer's KV, and one region of the whole size: the link's figure).
 // Output: markdown tables on stdout; --json FILE writes the figures.
 #include <algorithm>
 #include <cxxopts.hpp>
@@ -28,6 +31,7 @@
 #include "launch/commands.h"
 #include "launch/device_choice.h"
 #include "launch/kv_policy_options.h"
+#include "offload/host_copy_bandwidth.h"
 #include "offload/offload_manager.h"
 #include "runtime/engine/engine.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -151,6 +155,7 @@ int run_bench_sessions(int argc, char** argv) {
       ("budget-blocks", "the device KV budget of the memory part, in blocks of 16 tokens (default: room for 4 full sessions)",
        cxxopts::value<int64_t>())
       ("offload-capacity", "host memory for parked KV: bytes or KiB/MiB/GiB", cxxopts::value<std::string>()->default_value("4GiB"))
+      ("copy-bytes", "bytes each host<->device copy measurement moves (0: skip that part)", cxxopts::value<std::string>()->default_value("256MiB"))
       ("json", "also write the figures to FILE", cxxopts::value<std::string>());
   // clang-format on
   add_kv_policy_options(options);
@@ -177,9 +182,31 @@ int run_bench_sessions(int argc, char** argv) {
   KvPolicyConfig lazy = kv_policy_from_args(args, model.config());
   lazy.kind = KvPolicyKind::SimLayerKV;
   const int64_t capacity = parse_byte_size(args["offload-capacity"].as<std::string>(), "--offload-capacity");
+  const int64_t copy_bytes = parse_byte_size(args["copy-bytes"].as<std::string>(), "--copy-bytes");
   const std::vector<Conversation> conversations = make_conversations(tokenizer, count, first_tokens, turn_tokens);
   const int64_t layers = model.config().num_layers;
   nlohmann::json results;
+
+  // ---- copies: what parking and restoring move per second ----
+  if (copy_bytes > 0) {
+    const AttentionShape shape = model.attention_shape();
+    const int64_t page_bytes = 16 * shape.n_kv_heads * shape.head_dim * static_cast<int64_t>(sizeof(float));
+    const int64_t llama8b_page_bytes = 16 * 8 * 128 * static_cast<int64_t>(sizeof(float));
+    std::cout << "## Host <-> " << backend.name() << " copies (" << format_byte_size(copy_bytes)
+              << " per copy, median of 5)\n\n| regions of | regions | restore (to the device) GB/s | park (to the host) GB/s |\n|---|---|---|---|\n";
+    for (const auto& [name, region_bytes] : std::vector<std::pair<std::string, int64_t>>{
+             {"a 16-token page of this model's KV (" + format_byte_size(page_bytes) + ")", page_bytes},
+             {"a 16-token page of Llama-3-8B KV (" + format_byte_size(llama8b_page_bytes) + ")", llama8b_page_bytes},
+             {"the whole copy (the link)", copy_bytes}}) {
+      const HostCopyBandwidth measured = measure_host_copy_bandwidth(backend, copy_bytes, region_bytes);
+      const int64_t regions = (copy_bytes + region_bytes - 1) / region_bytes;
+      std::cout << "| " << name << " | " << regions << " | " << fixed(measured.to_device_gbps, 2) << " | "
+                << fixed(measured.to_host_gbps, 2) << " |\n";
+      results["copies"].push_back({{"region_bytes", region_bytes}, {"regions", regions},
+                                   {"to_device_gbps", measured.to_device_gbps}, {"to_host_gbps", measured.to_host_gbps}});
+    }
+    std::cout << "\n";
+  }
 
   // ---- fidelity: a full-KV session, then each mode teacher-forced with its replies ----
   EngineConfig full_config;

@@ -6,10 +6,15 @@
 #     written to /tmp once,
 #   - `slkv bench-decode --device cuda` over batch 1,8,32 x context 4K,16K,32K
 #     with full KV, then with half the layers windowed (--lazy-fraction 0.5),
-#   - (part "nographs") batch 1 and 8 at 4K without and with CUDA graphs.
+#   - (part "nographs") batch 1 and 8 at 4K without and with CUDA graphs,
+#   - (part "sessions") `slkv bench-sessions --device cuda` on stories260K:
+#     host<->device KV copy GB/s (restore and park) and the session figures.
+# SLKV_GPU_LAYERS (default 80) and SLKV_GPU_CONTEXTS (default 4096,16384,32768)
+# shrink the model and the grid, and SLKV_GPU_BENCH_LIMIT (default 300 s) caps
+# each bench-decode run, to fit a shorter lease.
 # Usage:
 #   bash scripts/bench_gpu.sh OUT_DIR [PARTS]  run it (on the GPU machine); PARTS is a
-#                                             comma list of tests,full,lazy,nographs
+#                                             comma list of tests,full,lazy,nographs,sessions
 #                                             (default: tests,full,lazy); one device call allows 600 s, so run
 #                                             "tests,full" and "lazy" as two calls if needed
 #   bash scripts/bench_gpu.sh --make-bundle  build the bundle (here, where the dependencies are)
@@ -95,20 +100,28 @@ if wants tests; then
   if [[ $status == 0 ]]; then say "CUDA tests: $summary"; else
     say "CUDA tests FAILED (exit $status): $summary; see cuda-tests.log; benchmarking anyway"; fi
 fi
+if wants sessions; then
+  say "bench-sessions (stories260K on the GPU)"
+  timeout 200 "$bin" bench-sessions --model "${SLKV_SHARED:-../shared}/models/stories260K" --device cuda \
+    --conversations 8 --copy-bytes 1GiB --sink 4 --recent 32 --obs-window 8 --lazy-threshold 0.5 \
+    --json "$out/sessions.json" >"$out/sessions.md" 2>"$out/sessions.log" || say "bench-sessions exited $?"
+  head -8 "$out/sessions.md" >&2
+fi
 wants full || wants lazy || wants nographs || exit 0
 
 # ---- the model: one TP-8 shard of a Llama-3-70B-shaped model ----
-model=${SLKV_GPU_MODEL:-/tmp/slkv-70b-tp8-shard}
+layers=${SLKV_GPU_LAYERS:-80}
+model=${SLKV_GPU_MODEL:-/tmp/slkv-70b-tp8-shard-$layers}
 if [[ ! -f $model/config.json ]]; then
   say "writing $model"
-  timeout 240 "$bin" make-test-model --out "$model" --architecture llama3 --hidden 8192 --layers 80 --heads 8 \
+  timeout 240 "$bin" make-test-model --out "$model" --architecture llama3 --hidden 8192 --layers "$layers" --heads 8 \
     --kv-heads 1 --head-dim 128 --ffn 3584 --vocab 16032 --context 131072 --dtype bf16 --shards 8 \
     >"$out/make-model.log" 2>&1
 fi
 say "model: $(du -sh "$model" | cut -f1)"
 
 # ---- the benchmark: contexts ascending, few steps, each run time-boxed ----
-grid=(--model "$model" --device cuda --batch 1,8,32 --context 4096,16384,32768 --steps 8 --fill copy
+grid=(--model "$model" --device cuda --batch 1,8,32 --context "${SLKV_GPU_CONTEXTS:-4096,16384,32768}" --steps 8 --fill copy
   --prefill-chunk 4096)
 run_bench() {
   local name=$1 limit=$2
@@ -118,13 +131,14 @@ run_bench() {
   timeout "$limit" "$bin" bench-decode "${grid[@]}" --max-seconds $((limit - 90)) "$@" --json \
     >"$out/decode-$name.json" 2> >(tee "$out/decode-$name.log" >&2) || say "bench-decode $name exited $?"
 }
-if wants full; then run_bench full 300; fi
+bench_limit=${SLKV_GPU_BENCH_LIMIT:-300}
+if wants full; then run_bench full "$bench_limit"; fi
 # Batch 1 and 8 at 4K, without and then with CUDA graphs: what the graphs save.
 if wants nographs; then
   grid=(--model "$model" --device cuda --batch 1,8 --context 4096 --steps 8 --fill copy --prefill-chunk 4096)
   (export SLKV_CUDA_GRAPHS=0 && run_bench nographs 150)
   run_bench graphs 150
 fi
-if wants lazy; then run_bench lazy50 300 --lazy-fraction 0.5 --sink 4 --recent 1024; fi
+if wants lazy; then run_bench lazy50 "$bench_limit" --lazy-fraction 0.5 --sink 4 --recent 1024; fi
 say "done; outputs in $out"
 ls -la "$out" >&2

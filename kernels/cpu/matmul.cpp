@@ -342,6 +342,10 @@ void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput
   }
 }
 
+bool matmul_rounds_input(int64_t n_tokens, const WeightMatrix& w) {
+  return choose_path(n_tokens, w) == MatmulPath::kGemmNative16;
+}
+
 void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
   const MatmulOutput output{w, y};
   matmul_group(x, n_tokens, {&output, 1}, n_threads);

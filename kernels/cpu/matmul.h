@@ -27,6 +27,11 @@ int gemv_streams(DType dtype);
 // Picks gemv() or gemm() by the number of tokens.
 void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads);
 
+// True where matmul() multiplies x rounded to W's 16-bit type (the native
+// 16-bit GEMM) rather than exactly widened weights: what a comparison with
+// another implementation must allow for. Only the data pointer is not read.
+bool matmul_rounds_input(int64_t n_tokens, const WeightMatrix& w);
+
 // matmul() of one input by several matrices (q/k/v, gate/up): a native
 // 16-bit GEMM rounds x to the weight type once for all of them.
 void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads);

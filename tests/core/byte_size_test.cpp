@@ -28,4 +28,18 @@ TEST(ByteSize, RefusesWhatIsNotAByteCountNamingTheFlag) {
 }
 
 }  // namespace
+TEST(ByteSize, FormatsWholeUnitsAndParsesBack) {
+  EXPECT_EQ(format_byte_size(0), "0 B");
+  EXPECT_EQ(format_byte_size(1000), "1000 B");
+  EXPECT_EQ(format_byte_size(2048), "2 KiB");
+  EXPECT_EQ(format_byte_size(int64_t{256} << 20), "256 MiB");
+  EXPECT_EQ(format_byte_size(int64_t{3} << 30), "3 GiB");
+  EXPECT_EQ(format_byte_size(int64_t{4096} << 30), "4096 GiB");
+  for (int64_t bytes : {int64_t{1} << 10, int64_t{1536} << 10, int64_t{7} << 30}) {
+    std::string text = format_byte_size(bytes);
+    text.erase(text.find(' '), 1);
+    EXPECT_EQ(parse_byte_size(text, "--x"), bytes) << text;
+  }
+}
+
 }  // namespace slkv

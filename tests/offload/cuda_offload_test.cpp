@@ -13,6 +13,7 @@
 #include "kernels/backend_buffer.h"
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/cuda_device.h"
+#include "offload/host_copy_bandwidth.h"
 #include "offload/offload_manager.h"
 #include "runtime/kv/kv_cache.h"
 
@@ -46,6 +47,18 @@ TEST(CudaOffload, HostCopiesRoundTripThroughPinnedMemory) {
   backend->copy_to_host(result.data(), back.data(), 4096 * sizeof(float));
   EXPECT_EQ(result, source);
   backend->release_host(pinned);
+}
+
+TEST(CudaOffload, CopyBandwidthMovesEveryByteThroughPinnedMemory) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: the offload copies need one";
+  auto backend = make_cuda_backend();
+  // The measurement compares what came back with what went out, so a copy
+  // that drops or misplaces a region throws here.
+  for (int64_t region_bytes : {int64_t{4093}, int64_t{64} << 10, int64_t{16} << 20}) {
+    const HostCopyBandwidth measured = measure_host_copy_bandwidth(*backend, int64_t{16} << 20, region_bytes, 2);
+    EXPECT_GT(measured.to_device_gbps, 0.0) << region_bytes;
+    EXPECT_GT(measured.to_host_gbps, 0.0) << region_bytes;
+  }
 }
 
 TEST(CudaOffload, AWindowedLayerIsParkedAndRestoredBitForBit) {
