@@ -117,27 +117,31 @@ void Decode(benchmark::State& state) {
   state.SetLabel(std::string(slkv::dtype_name(dtype)));
 }
 
-// The two matmul paths on a decode batch of 2-64 rows: args dtype, tokens,
-// path (0 = gemv tiles, 1 = gemm), threads. matmul() switches at kGemmMinTokens.
+// The matmul paths on a decode batch of 2-64 rows: args dtype, tokens, path
+// (0 = gemv tiles, 1 = gemm, 2 = matmul(), which picks: the gemv tiles below
+// kGemmMinTokens, the BF16 register tiles up to kBf16TilesMaxTokens where the
+// CPU has AVX512-BF16, gemm otherwise), threads.
 void DecodeBatchPath(benchmark::State& state) {
   const DType dtype = kDtypes[state.range(0)];
   const int64_t n_tokens = state.range(1);
-  const bool gemm = state.range(2) == 1;
+  const int64_t path = state.range(2);
   const int threads = int(state.range(3));
   const WeightSet& set = weight_set(dtype);
   const std::vector<float> x = activations(n_tokens * kIntermediate);
   std::vector<float> y(static_cast<size_t>(n_tokens * kVocab));
   for (auto _ : state) {
     for (const OwnedMatrix& m : set.matrices) {
-      if (gemm)
+      if (path == 1)
         slkv::cpu::gemm(x.data(), n_tokens, m.view, y.data(), threads);
+      else if (path == 2)
+        slkv::cpu::matmul(x.data(), n_tokens, m.view, y.data(), threads);
       else
         slkv::cpu::gemv(x.data(), n_tokens, m.view, y.data(), threads);
     }
     benchmark::ClobberMemory();
   }
   state.counters["tok/s"] = benchmark::Counter(double(n_tokens), benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(std::string(slkv::dtype_name(dtype)) + (gemm ? " gemm" : " gemv"));
+  state.SetLabel(std::string(slkv::dtype_name(dtype)) + (path == 1 ? " gemm" : path == 2 ? " matmul" : " gemv"));
 }
 
 void Prefill(benchmark::State& state) {
@@ -244,7 +248,7 @@ BENCHMARK(Decode)
     ->UseRealTime();
 BENCHMARK(DecodeBatchPath)
     ->ArgNames({"dtype", "tokens", "path", "threads"})
-    ->ArgsProduct({{0, 2}, {2, 4, 8, 16, 32, 64}, {0, 1}, {2}})
+    ->ArgsProduct({{0, 2}, {2, 4, 8, 16, 32, 64}, {0, 1, 2}, {2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(Prefill)

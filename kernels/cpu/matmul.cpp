@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "kernels/cpu/bf16_dot_tiles.h"
 #include "kernels/cpu/onednn_matmul.h"
 #include "kernels/cpu/simd.h"
 #include "core/error.h"
@@ -280,12 +281,23 @@ bool trivial_gemm(int64_t n_tokens, const WeightMatrix& w, float* y) {
 }
 
 // x [n_tokens, cols] rounded to dtype into the calling thread's buffer,
-// valid until its next call on that thread.
+// valid until its next call on that thread. It starts on a 64-byte line, so
+// rows whose size is a multiple of 64 bytes are read one line per load.
 const uint16_t* rounded_input(const float* x, int64_t n_tokens, int64_t cols, DType dtype) {
   thread_local std::vector<uint16_t> x16;
-  x16.resize(size_t(n_tokens * cols));
-  round_to_16bit(dtype, x, n_tokens * cols, x16.data());
-  return x16.data();
+  constexpr size_t kLineElements = 64 / sizeof(uint16_t);
+  x16.resize(size_t(n_tokens * cols) + kLineElements);
+  const size_t misaligned = reinterpret_cast<uintptr_t>(x16.data()) % 64 / sizeof(uint16_t);
+  uint16_t* const base = x16.data() + (misaligned ? kLineElements - misaligned : 0);
+  round_to_16bit(dtype, x, n_tokens * cols, base);
+  return base;
+}
+
+// The batched-decode path for BF16 weights on CPUs with AVX512-BF16, given
+// x already rounded to BF16: register tiles, W's rows split across threads.
+void bf16_tiles(const uint16_t* x16, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
+  for_row_slices(n_tokens, w, n_threads,
+                 [&](RowRange range) { bf16_dot_rows(x16, n_tokens, w, range.begin, range.end, y); });
 }
 
 // gemm() for 16-bit weights given x already rounded to w.dtype.
@@ -295,9 +307,9 @@ void gemm_native_16bit(const uint16_t* x16, int64_t n_tokens, const WeightMatrix
   });
 }
 
-// How matmul() computes a product: the decode kernel, a GEMM in fp32, or a
-// GEMM with x rounded to 16 bits.
-enum class MatmulPath { kGemv, kGemmFp32, kGemmNative16 };
+// How matmul() computes a product: the decode kernel, a GEMM in fp32, a
+// GEMM with x rounded to 16 bits, or the BF16 register tiles (x rounded too).
+enum class MatmulPath { kGemv, kGemmFp32, kGemmNative16, kBf16Tiles };
 
 MatmulPath choose_path(int64_t n_tokens, const WeightMatrix& w) {
   // A cache-resident matrix stays on the GEMV tiles whatever the token count:
@@ -307,6 +319,7 @@ MatmulPath choose_path(int64_t n_tokens, const WeightMatrix& w) {
   if (w.dtype != DType::F32 && !onednn_native_16bit(w.dtype))  // widening W costs a pass over it first
     return n_tokens < kGemmWidenedMinTokens ? MatmulPath::kGemv : MatmulPath::kGemmFp32;
   if (n_tokens < kGemmMinTokens) return MatmulPath::kGemv;
+  if (w.dtype == DType::BF16 && n_tokens <= kBf16TilesMaxTokens && bf16_dot_supported()) return MatmulPath::kBf16Tiles;
   return w.dtype == DType::F32 ? MatmulPath::kGemmFp32 : MatmulPath::kGemmNative16;
 }
 
@@ -332,7 +345,8 @@ void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput
   for (const MatmulOutput& output : outputs) {
     const WeightMatrix& w = output.weights;
     check_shape(x, n_tokens, w, output.y);
-    switch (choose_path(n_tokens, w)) {
+    const MatmulPath path = choose_path(n_tokens, w);
+    switch (path) {
       case MatmulPath::kGemv:
         gemv(x, n_tokens, w, output.y, n_threads);
         break;
@@ -340,18 +354,23 @@ void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput
         gemm_widened(x, n_tokens, w, output.y, n_threads);
         break;
       case MatmulPath::kGemmNative16:
+      case MatmulPath::kBf16Tiles:
         if (x16_dtype != w.dtype) {
           x16 = rounded_input(x, n_tokens, w.cols, w.dtype);
           x16_dtype = w.dtype;
         }
-        gemm_native_16bit(x16, n_tokens, w, output.y, n_threads);
+        if (path == MatmulPath::kBf16Tiles)
+          bf16_tiles(x16, n_tokens, w, output.y, n_threads);
+        else
+          gemm_native_16bit(x16, n_tokens, w, output.y, n_threads);
         break;
     }
   }
 }
 
 bool matmul_rounds_input(int64_t n_tokens, const WeightMatrix& w) {
-  return choose_path(n_tokens, w) == MatmulPath::kGemmNative16;
+  const MatmulPath path = choose_path(n_tokens, w);
+  return path == MatmulPath::kGemmNative16 || path == MatmulPath::kBf16Tiles;
 }
 
 void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {

@@ -18,6 +18,12 @@ constexpr int64_t kGemmMinTokens = 4;
 // without AVX512-FP16): their GEMM widens W to fp32 first, which pays off
 // only from more tokens.
 constexpr int64_t kGemmWidenedMinTokens = 16;
+// BF16 weights on a CPU with AVX512-BF16 take register tiles
+// (bf16_dot_tiles.h) instead of oneDNN from kGemmMinTokens up to this many
+// tokens: they read W as it is, where oneDNN repacks it each call (125M-shaped
+// model, 2 threads, ms per step: 8.2 / 9.3 at 4 tokens, 9.4 / 15.2 at 16,
+// 15.4 / 20.3 at 32, level at 64).
+constexpr int64_t kBf16TilesMaxTokens = 32;
 
 // Weight rows one thread of gemv() streams at once for a single token: 8 for
 // F32, 16 for 16-bit weights (the same bytes in flight). Benchmarks measure

@@ -63,22 +63,25 @@ std::vector<float> random_vector(size_t n, std::mt19937& rng) {
   return v;
 }
 
-// x as a path that multiplies in 16 bits sees it: rounded to the weight type
-// when onednn_native_16bit(dtype), unchanged otherwise.
-std::vector<float> as_multiplied(const std::vector<float>& x, DType dtype) {
-  if (!cpu::onednn_native_16bit(dtype)) return x;
-  std::vector<float> rounded(x.size());
+// x rounded to the weight type, as the 16-bit GEMMs and tiles multiply it.
+std::vector<float> rounded(const std::vector<float>& x, DType dtype) {
+  std::vector<float> out(x.size());
   for (size_t i = 0; i < x.size(); ++i)
-    rounded[i] = dtype == DType::BF16 ? bf16_to_float(float_to_bf16(x[i])) : f16_to_float(float_to_f16(x[i]));
-  return rounded;
+    out[i] = dtype == DType::BF16 ? bf16_to_float(float_to_bf16(x[i])) : f16_to_float(float_to_f16(x[i]));
+  return out;
+}
+
+// x as gemm() multiplies it: rounded to the weight type when
+// onednn_native_16bit(dtype), unchanged otherwise.
+std::vector<float> as_multiplied(const std::vector<float>& x, DType dtype) {
+  return cpu::onednn_native_16bit(dtype) ? rounded(x, dtype) : x;
 }
 
 // Checks y against the double reference; the error allowed scales with
 // sum |x*w| (the size of the terms), which bounds fp32 accumulation error.
-// `relative` > 1e-5 also covers x rounded to 16 bits by some paths.
 void expect_matches_reference(const std::vector<float>& x, int64_t n_tokens, const TestMatrix& w,
-                              const std::vector<float>& y, double relative = 1e-5) {
-  const double kRelative = relative;
+                              const std::vector<float>& y) {
+  constexpr double kRelative = 1e-5;
   int failures = 0;
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (int64_t r = 0; r < w.rows; ++r) {
@@ -111,20 +114,12 @@ const Shape kShapes[] = {{1, 1},    {3, 5},     {7, 16},     {5, 31},     {17, 3
 // and kGemmWidenedMinTokens.
 const int64_t kTokenCounts[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 33, 64};
 
-// For a path that may or may not round x to the weight type (matmul() picks
-// by shape): half a unit in the last place of the dtype where gemm() rounds,
-// the most rounding x changes a term by, relative to the term; else 0.
-double either_rounding(DType dtype) {
-  if (!cpu::onednn_native_16bit(dtype)) return 0.0;
-  return dtype == DType::BF16 ? 1.0 / 256 : 1.0 / 2048;
-}
-
-// What each path is checked against: the x it multiplies, and the error
-// allowed relative to sum |x*w|.
+// What each path is checked against: the x it multiplies (the error allowed
+// is 1e-5 of sum |x*w| in every case).
 enum class Reference {
   kExact,       // fp32 products of x as given (gemv, gemm_widened)
   kMultiplied,  // x as gemm() multiplies it (rounded where 16-bit native)
-  kEither,      // matmul(): gemv or gemm by shape, so x rounded or not
+  kDispatched,  // matmul(): rounded exactly where cpu::matmul_rounds_input says
 };
 
 class MatmulTest : public ::testing::TestWithParam<DType> {
@@ -138,12 +133,14 @@ class MatmulTest : public ::testing::TestWithParam<DType> {
         std::vector<float> y1(size_t(n_tokens * shape.rows), NAN), y2(y1.size(), NAN);
         SCOPED_TRACE(::testing::Message() << path << " " << dtype_name(GetParam()) << " [" << shape.rows << "x"
                                           << shape.cols << "] n_tokens=" << n_tokens);
-        const std::vector<float> x_ref = reference == Reference::kMultiplied ? as_multiplied(x, GetParam()) : x;
-        const double relative = 1e-5 + (reference == Reference::kEither ? either_rounding(GetParam()) : 0.0);
+        std::vector<float> x_ref = x;
+        if (reference == Reference::kMultiplied) x_ref = as_multiplied(x, GetParam());
+        if (reference == Reference::kDispatched && cpu::matmul_rounds_input(n_tokens, w.view()))
+          x_ref = rounded(x, GetParam());
         fn(x.data(), n_tokens, w.view(), y1.data(), 1);
-        expect_matches_reference(x_ref, n_tokens, w, y1, relative);
+        expect_matches_reference(x_ref, n_tokens, w, y1);
         fn(x.data(), n_tokens, w.view(), y2.data(), 2);
-        expect_matches_reference(x_ref, n_tokens, w, y2, relative);
+        expect_matches_reference(x_ref, n_tokens, w, y2);
       }
     }
   }
@@ -152,7 +149,7 @@ class MatmulTest : public ::testing::TestWithParam<DType> {
 TEST_P(MatmulTest, GemvMatchesReference) { check_path(&cpu::gemv, "gemv"); }
 TEST_P(MatmulTest, GemmMatchesReference) { check_path(&cpu::gemm, "gemm", Reference::kMultiplied); }
 TEST_P(MatmulTest, GemmWidenedMatchesReference) { check_path(&cpu::gemm_widened, "gemm_widened"); }
-TEST_P(MatmulTest, DispatcherMatchesReference) { check_path(&cpu::matmul, "matmul", Reference::kEither); }
+TEST_P(MatmulTest, DispatcherMatchesReference) { check_path(&cpu::matmul, "matmul", Reference::kDispatched); }
 
 // A matrix large enough for several 16-bit widening panels per thread.
 TEST_P(MatmulTest, LargeGemmUsesSeveralPanels) {
@@ -178,7 +175,8 @@ TEST_P(MatmulTest, PrefillOf512Tokens) {
       SCOPED_TRACE(::testing::Message() << "[" << shape.rows << "x" << shape.cols << "] threads=" << threads);
       std::vector<float> y(size_t(n_tokens * w.rows), NAN);
       cpu::matmul(x.data(), n_tokens, w.view(), y.data(), threads);
-      expect_matches_reference(x, n_tokens, w, y, 1e-5 + either_rounding(GetParam()));
+      expect_matches_reference(cpu::matmul_rounds_input(n_tokens, w.view()) ? rounded(x, GetParam()) : x, n_tokens, w,
+                               y);
     }
   }
 }
