@@ -30,12 +30,14 @@ constexpr int64_t kBf16TilesMaxTokens = 32;
 // the read bandwidth with as many streams.
 int gemv_streams(DType dtype);
 
-// Picks gemv() or gemm() by the number of tokens.
+// Picks the GEMV tiles, the BF16 register tiles or gemm() by the number of
+// tokens and the weight type.
 void matmul(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads);
 
 // True where matmul() multiplies x rounded to W's 16-bit type (the native
-// 16-bit GEMM) rather than exactly widened weights: what a comparison with
-// another implementation must allow for. Only the data pointer is not read.
+// 16-bit GEMM, the BF16 register tiles) rather than exactly widened weights:
+// what a comparison with another implementation must allow for. w.data is
+// not read.
 bool matmul_rounds_input(int64_t n_tokens, const WeightMatrix& w);
 
 // matmul() of one input by several matrices (q/k/v, gate/up): a native
