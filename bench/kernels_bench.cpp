@@ -194,32 +194,61 @@ void TinyMatmul(benchmark::State& state) {
   }
 }
 
+// Keys and values live in backend memory, as the KV cache's slabs do (huge
+// pages from 2 MiB on): a KV read from std::vector's 4 KiB pages measures TLB
+// misses as much as the kernel.
 struct AttentionInputs {
-  std::vector<float> keys, values, q, out, lse;
+  std::unique_ptr<slkv::Backend> backend;
+  std::shared_ptr<float> keys, values;
+  std::vector<float> q, out, lse;
   std::vector<slkv::KvSpan> spans;
   slkv::AttentionShape shape;
 };
 
-AttentionInputs attention_inputs(int64_t n_queries, int64_t context, int64_t n_heads, int64_t n_kv_heads,
-                                 int64_t head_dim) {
+// block_tokens > 0: the keys come as spans of that many tokens in scattered
+// order, as the paged cache hands them over when the layers of a sequence
+// took their blocks in turn (0: one span).
+AttentionInputs attention_inputs(int n_threads, int64_t n_queries, int64_t context, int64_t n_heads,
+                                 int64_t n_kv_heads, int64_t head_dim, int64_t block_tokens = 0) {
   AttentionInputs in;
-  in.keys = activations(context * n_kv_heads * head_dim);
-  in.values = activations(context * n_kv_heads * head_dim);
+  in.backend = slkv::make_cpu_backend(n_threads);
+  auto kv_buffer = [&] {
+    const std::vector<float> data = activations(context * n_kv_heads * head_dim);
+    slkv::Backend* backend = in.backend.get();
+    auto* p = static_cast<float*>(backend->allocate(int64_t(data.size() * sizeof(float))));
+    std::copy(data.begin(), data.end(), p);
+    return std::shared_ptr<float>(p, [backend](float* q) { backend->release(q); });
+  };
+  in.keys = kv_buffer();
+  in.values = kv_buffer();
   in.q = activations(n_queries * n_heads * head_dim);
   in.out.resize(in.q.size());
   in.lse.resize(size_t(n_queries * n_heads));
-  in.spans = {{in.keys.data(), in.values.data(), context}};
+  in.spans = {{in.keys.get(), in.values.get(), context}};
+  if (block_tokens > 0) {
+    in.spans.clear();
+    const int64_t n_blocks = (context + block_tokens - 1) / block_tokens;
+    const int64_t floats_per_block = block_tokens * n_kv_heads * head_dim;
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      // Block b of the sequence sits in storage block (b * 37) mod n_blocks:
+      // never next to block b - 1 (for n_blocks > 37 coprime to 37).
+      const int64_t slot = b * 37 % n_blocks;
+      const int64_t tokens = std::min(block_tokens, context - slot * block_tokens);
+      in.spans.push_back({in.keys.get() + slot * floats_per_block, in.values.get() + slot * floats_per_block,
+                          std::max<int64_t>(tokens, 0)});
+    }
+  }
   in.shape = {n_heads, n_kv_heads, head_dim, float(1.0 / std::sqrt(double(head_dim)))};
   return in;
 }
 
-// One decode query over a cache: args context, heads, kv heads, head_dim, threads.
+// One decode query over a cache: args context, heads, kv heads, head_dim,
+// threads, tokens per span (0 = one span; 16 = the paged cache's blocks).
 void AttentionDecode(benchmark::State& state) {
   const int64_t context = state.range(0), n_heads = state.range(1), n_kv = state.range(2), dim = state.range(3);
-  AttentionInputs in = attention_inputs(1, context, n_heads, n_kv, dim);
-  auto backend = slkv::make_cpu_backend(int(state.range(4)));
+  AttentionInputs in = attention_inputs(int(state.range(4)), 1, context, n_heads, n_kv, dim, state.range(5));
   for (auto _ : state) {
-    backend->attention(in.q.data(), 1, in.spans, in.shape, in.out.data(), in.lse.data());
+    in.backend->attention(in.q.data(), 1, in.spans, in.shape, in.out.data(), in.lse.data());
     benchmark::ClobberMemory();
   }
   state.counters["KV GB/s"] =
@@ -229,10 +258,9 @@ void AttentionDecode(benchmark::State& state) {
 // Causal self-attention of a fresh prompt: args tokens, heads, kv heads, head_dim, threads.
 void AttentionPrefill(benchmark::State& state) {
   const int64_t n = state.range(0), n_heads = state.range(1), n_kv = state.range(2), dim = state.range(3);
-  AttentionInputs in = attention_inputs(n, n, n_heads, n_kv, dim);
-  auto backend = slkv::make_cpu_backend(int(state.range(4)));
+  AttentionInputs in = attention_inputs(int(state.range(4)), n, n, n_heads, n_kv, dim);
   for (auto _ : state) {
-    backend->attention(in.q.data(), n, in.spans, in.shape, in.out.data(), in.lse.data());
+    in.backend->attention(in.q.data(), n, in.spans, in.shape, in.out.data(), in.lse.data());
     benchmark::ClobberMemory();
   }
   // q.k and p.v: 2 multiply-adds per head_dim element over n(n+1)/2 pairs per head.
@@ -266,11 +294,18 @@ BENCHMARK(GemmShape)
     ->UseRealTime();
 BENCHMARK(TinyMatmul)->ArgNames({"rows", "cols"})->Args({64, 64})->Args({172, 64})->Args({512, 64})->UseRealTime();
 BENCHMARK(AttentionDecode)
-    ->ArgNames({"context", "heads", "kv", "dim", "threads"})
-    ->Args({2048, 12, 12, 64, 1})
-    ->Args({2048, 12, 12, 64, 2})
-    ->Args({4096, 32, 8, 128, 2})
-    ->Args({128, 8, 4, 8, 2})
+    ->ArgNames({"context", "heads", "kv", "dim", "threads", "span"})
+    ->Args({2048, 12, 12, 64, 1, 0})
+    ->Args({2048, 12, 12, 64, 2, 0})
+    ->Args({4096, 32, 8, 128, 2, 0})
+    ->Args({128, 8, 4, 8, 2, 0})
+    // Caches of 268 and 134 MB: read from memory, not the last-level cache;
+    // one span, and the paged cache's 16-token blocks in scattered order.
+    ->Args({32768, 12, 4, 64, 2, 0})
+    ->Args({32768, 12, 4, 64, 2, 16})
+    ->Args({32768, 4, 4, 64, 2, 16})
+    ->Args({16384, 32, 8, 128, 2, 0})
+    ->Args({16384, 32, 8, 128, 2, 16})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK(AttentionPrefill)

@@ -47,85 +47,166 @@ inline __m512 sum_lanes_16(const __m512 d[16]) {
                        _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-// One query head against its first n_visible keys. NV = vectors of 16 per
-// head, a compile-time constant so q and the output accumulator stay in
-// registers; the last vector is masked when head_dim % 16 != 0.
+// Query heads of one group (sharing a kv head) that one work item serves:
+// every key and value line comes from memory once for all of them, where one
+// head per item read the group's keys once per head (a 4-head group from
+// memory: 7-9 GB/s of KV). Eight heads' states fit in L1.
+constexpr int64_t kMaxHeadsPerItem = 8;
+
+// One query head's running state over the keys seen so far. NV = vectors of
+// 16 per head, a compile-time constant so q and the accumulator are vectors.
 template <int NV>
-void attend_head(const float* q, std::span<const KvSpan> kv, int64_t kv_head, int64_t n_visible,
-                 const AttentionShape& shape, float* out, float* lse) {
+struct HeadState {
+  __m512 q[NV];    // scaled by shape.scale, so scores come out scaled
+  __m512 acc[NV];  // sum of exp(score - running_max) * value
+  __m512 normaliser;  // its lanes sum to the sum of exp(score - running_max)
+  float running_max = -std::numeric_limits<float>::infinity();
+};
+
+// Independent accumulators for a block's weighted values: with one, each
+// vector of the output waited on a chain of 16 dependent FMAs per 16 keys
+// (4 cycles each); kValueChains * NV chains keep both FMA pipes busy.
+template <int NV>
+constexpr int kValueChains = NV <= 4 ? 4 : NV <= 8 ? 2 : 1;
+
+// Score vectors (16 keys each) per online-softmax step: the step's serial
+// part (the maximum across lanes, the rescaling, the exps' latency) is paid
+// once per 16 * kScoreVectors keys (128 of 64 dims, 64 of 128, 32 of 256:
+// 32 KiB of keys and values). Measured from memory, 12/4 heads of 64, 32K
+// keys, 2 threads: 16 keys per step 23 GB/s, 64 keys 30, 128 keys 39-45, 256
+// keys 30 (kernels_bench AttentionDecode).
+template <int NV>
+constexpr int kScoreVectors = NV <= 4 ? 8 : NV <= 8 ? 4 : 2;
+template <int NV>
+constexpr int64_t kBlockKeys = kScoreVectors<NV> * kBlock;
+
+// Where a block's keys (or values) of one kv head start: a block gathers
+// up to kBlockKeys keys across the cache's spans, which are often single
+// 16-token blocks of the paged cache.
+template <int NV>
+using RowPointers = std::array<const float*, kBlockKeys<NV>>;
+
+// Folds n_block (1..kBlockKeys) keys and values into one head's state;
+// `mask(v)` is the lane mask of vector v (the last one is partial when
+// head_dim % 16 != 0).
+template <int NV, typename Mask>
+inline void attend_block(HeadState<NV>& h, const RowPointers<NV>& keys, const RowPointers<NV>& values,
+                         int64_t n_block, Mask mask) {
+  constexpr int kVectors = kScoreVectors<NV>;
+  __m512 q[NV];  // in registers for the whole block, not reloaded per key
+  for (int v = 0; v < NV; ++v) q[v] = h.q[v];
+  __m512 s[kVectors];  // lane j of s[i] = the score of key 16 i + j
+  for (int i = 0; i < kVectors; ++i) {
+    // The lanes of products[j] sum to q.k; one transposing reduction then
+    // yields 16 scores as a vector, far cheaper than a horizontal sum per key.
+    // Keys past n_block repeat the last one (their scores are masked below),
+    // so the loop has no branch and unrolls into 16 independent chains.
+    __m512 products[kBlock];
+    const int64_t first = i * kBlock;
+#pragma GCC unroll 16
+    for (int64_t j = 0; j < kBlock; ++j) {
+      const float* k = keys[size_t(std::min(first + j, n_block - 1))];
+      products[j] = _mm512_mul_ps(q[0], _mm512_maskz_loadu_ps(mask(0), k));
+      for (int v = 1; v < NV; ++v)
+        products[j] = _mm512_fmadd_ps(q[v], _mm512_maskz_loadu_ps(mask(v), k + v * kLanes), products[j]);
+    }
+    const int64_t n_valid = std::clamp<int64_t>(n_block - first, 0, kBlock);
+    const __mmask16 valid = n_valid == kBlock ? __mmask16(0xffff) : simd::tail_mask(n_valid);
+    s[i] = _mm512_mask_mov_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), valid, sum_lanes_16(products));
+  }
+
+  // A larger maximum rescales what was accumulated so far (to 0 on the first block).
+  __m512 lane_max = s[0];
+  for (int i = 1; i < kVectors; ++i) lane_max = _mm512_max_ps(lane_max, s[i]);
+  const float block_max = _mm512_reduce_max_ps(lane_max);
+  if (block_max > h.running_max) {
+    const __m512 c = _mm512_set1_ps(std::exp(h.running_max - block_max));
+    for (int v = 0; v < NV; ++v) h.acc[v] = _mm512_mul_ps(h.acc[v], c);
+    h.normaliser = _mm512_mul_ps(h.normaliser, c);
+    h.running_max = block_max;
+  }
+  const __m512 running_max = _mm512_set1_ps(h.running_max);
+  alignas(64) float probabilities[kVectors * kBlock];
+  for (int i = 0; i < kVectors; ++i) {
+    // exp(-inf) = 0 for the keys past n_block.
+    const __m512 p = simd::exp(_mm512_sub_ps(s[i], running_max));
+    h.normaliser = _mm512_add_ps(h.normaliser, p);
+    _mm512_store_ps(probabilities + i * kBlock, p);
+  }
+
+  constexpr int kChains = kValueChains<NV>;
+  __m512 partial[kChains][NV];
+  for (int c = 0; c < kChains; ++c)
+    for (int v = 0; v < NV; ++v) partial[c][v] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n_block; j += kChains)
+    for (int c = 0; c < kChains && j + c < n_block; ++c) {  // never a value past the span's end
+      const float* value = values[size_t(j + c)];
+      const __m512 weight = _mm512_set1_ps(probabilities[j + c]);
+      for (int v = 0; v < NV; ++v)
+        partial[c][v] = _mm512_fmadd_ps(weight, _mm512_maskz_loadu_ps(mask(v), value + v * kLanes), partial[c][v]);
+    }
+  for (int v = 0; v < NV; ++v) {
+    __m512 sum = partial[0][v];
+    for (int c = 1; c < kChains; ++c) sum = _mm512_add_ps(sum, partial[c][v]);
+    h.acc[v] = _mm512_add_ps(h.acc[v], sum);
+  }
+}
+
+// n_heads (<= kMaxHeadsPerItem) consecutive query heads that share kv_head,
+// each against the first n_visible keys. q, out and lse point at the first
+// head's; the heads follow each other head_dim floats (one float of lse) apart.
+template <int NV>
+void attend_heads(const float* q, int64_t n_heads, std::span<const KvSpan> kv, int64_t kv_head, int64_t n_visible,
+                  const AttentionShape& shape, float* out, float* lse) {
   const int64_t head_dim = shape.head_dim;
-  const int64_t token_stride = shape.n_kv_heads * head_dim;  // floats between a head's consecutive keys
+  const int64_t stride = shape.n_kv_heads * head_dim;  // floats between a head's consecutive keys
   const __mmask16 last_mask = head_dim % kLanes ? simd::tail_mask(head_dim % kLanes) : __mmask16(0xffff);
   auto mask = [&](int v) { return v == NV - 1 ? last_mask : __mmask16(0xffff); };
 
-  __m512 qv[NV], acc[NV];
+  HeadState<NV> heads[kMaxHeadsPerItem];
   const __m512 scale = _mm512_set1_ps(shape.scale);
-  for (int v = 0; v < NV; ++v) {
-    qv[v] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask(v), q + v * kLanes), scale);  // scores come out scaled
-    acc[v] = _mm512_setzero_ps();
-  }
-  float running_max = -std::numeric_limits<float>::infinity();
-  float normaliser = 0.f;  // sum of exp(score - running_max) so far
+  for (int64_t g = 0; g < n_heads; ++g)
+    for (int v = 0; v < NV; ++v) {
+      heads[g].q[v] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask(v), q + g * head_dim + v * kLanes), scale);
+      heads[g].acc[v] = _mm512_setzero_ps();
+    }
+  for (int64_t g = 0; g < n_heads; ++g) heads[g].normaliser = _mm512_setzero_ps();
 
+  RowPointers<NV> keys, values;
+  int64_t n_block = 0;
+  auto attend = [&] {
+    // The first head brings the block's lines into cache; the others find them there.
+    for (int64_t g = 0; g < n_heads; ++g) attend_block(heads[g], keys, values, n_block, mask);
+    n_block = 0;
+  };
   int64_t remaining = n_visible;
   for (const KvSpan& span : kv) {
-    if (remaining == 0) break;
     const int64_t n = std::min(span.n_tokens, remaining);
     remaining -= n;
-    const float* keys = span.keys + kv_head * head_dim;
-    const float* values = span.values + kv_head * head_dim;
-
-    for (int64_t block = 0; block < n; block += kBlock) {
-      const int64_t n_block = std::min(kBlock, n - block);
-      // The lanes of products[j] sum to q.k_j; one transposing reduction
-      // then yields the block's 16 scores as a vector, far cheaper than a
-      // horizontal sum per key.
-      __m512 products[kBlock];
-      for (int64_t j = 0; j < kBlock; ++j) {
-        products[j] = _mm512_setzero_ps();
-        if (j >= n_block) continue;
-        const float* k = keys + (block + j) * token_stride;
-        for (int v = 0; v < NV; ++v)
-          products[j] = _mm512_fmadd_ps(qv[v], _mm512_maskz_loadu_ps(mask(v), k + v * kLanes), products[j]);
-      }
-      const __mmask16 valid = n_block == kBlock ? __mmask16(0xffff) : simd::tail_mask(n_block);
-      const __m512 s =
-          _mm512_mask_mov_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), valid, sum_lanes_16(products));
-      alignas(64) float probabilities[kBlock];
-
-      // A larger maximum rescales what was accumulated so far (to 0 on the first block).
-      const float block_max = _mm512_reduce_max_ps(s);
-      if (block_max > running_max) {
-        const float correction = std::exp(running_max - block_max);
-        const __m512 c = _mm512_set1_ps(correction);
-        for (int v = 0; v < NV; ++v) acc[v] = _mm512_mul_ps(acc[v], c);
-        normaliser *= correction;
-        running_max = block_max;
-      }
-      const __m512 p = _mm512_maskz_mov_ps(valid, simd::exp(_mm512_sub_ps(s, _mm512_set1_ps(running_max))));
-      normaliser += _mm512_reduce_add_ps(p);
-      _mm512_store_ps(probabilities, p);
-
-      for (int64_t j = 0; j < n_block; ++j) {
-        const float* value = values + (block + j) * token_stride;
-        const __m512 weight = _mm512_set1_ps(probabilities[j]);
-        for (int v = 0; v < NV; ++v)
-          acc[v] = _mm512_fmadd_ps(weight, _mm512_maskz_loadu_ps(mask(v), value + v * kLanes), acc[v]);
-      }
+    for (int64_t t = 0; t < n; ++t) {
+      keys[size_t(n_block)] = span.keys + t * stride + kv_head * head_dim;
+      values[size_t(n_block)] = span.values + t * stride + kv_head * head_dim;
+      if (++n_block == kBlockKeys<NV>) attend();
     }
   }
+  if (n_block > 0) attend();
 
-  const __m512 inv = _mm512_set1_ps(1.f / normaliser);
-  for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(out + v * kLanes, mask(v), _mm512_mul_ps(acc[v], inv));
-  if (lse) *lse = running_max + std::log(normaliser);
+  for (int64_t g = 0; g < n_heads; ++g) {
+    const HeadState<NV>& h = heads[g];
+    const float normaliser = _mm512_reduce_add_ps(h.normaliser);
+    const __m512 inv = _mm512_set1_ps(1.f / normaliser);
+    for (int v = 0; v < NV; ++v)
+      _mm512_mask_storeu_ps(out + g * head_dim + v * kLanes, mask(v), _mm512_mul_ps(h.acc[v], inv));
+    if (lse) lse[g] = h.running_max + std::log(normaliser);
+  }
 }
 
-using HeadKernel = void (*)(const float*, std::span<const KvSpan>, int64_t, int64_t, const AttentionShape&, float*,
-                            float*);
+using HeadsKernel = void (*)(const float*, int64_t, std::span<const KvSpan>, int64_t, int64_t, const AttentionShape&,
+                             float*, float*);
 
 template <size_t... I>
-constexpr std::array<HeadKernel, sizeof...(I)> make_kernels(std::index_sequence<I...>) {
-  return {&attend_head<int(I) + 1>...};
+constexpr std::array<HeadsKernel, sizeof...(I)> make_kernels(std::index_sequence<I...>) {
+  return {&attend_heads<int(I) + 1>...};
 }
 
 // kKernels[NV - 1] handles head_dim in (16 (NV - 1), 16 NV].
@@ -147,13 +228,24 @@ int64_t checked_keys(const AttentionJob& job, const AttentionShape& shape) {
   return total;
 }
 
-// A job of the per-pair kernel, with where its (query, head) pairs start in
-// the batch's flat numbering.
-struct PairJob {
+// A job of the per-head-group kernel, with where its queries start among
+// the decode rows of the batch.
+struct RowJob {
   const AttentionJob* job;
   int64_t total_keys;
-  int64_t first_item;
+  int64_t first_row;
 };
+
+// Query heads per work item: a whole group (up to kMaxHeadsPerItem), unless
+// that leaves threads idle, as one decode row of a model with few kv heads
+// would; then groups split in halves until every thread has an item.
+int64_t heads_per_item(int64_t n_rows, const AttentionShape& shape, int n_threads) {
+  const int64_t group = shape.n_heads / shape.n_kv_heads;
+  int64_t heads = std::min(group, kMaxHeadsPerItem);
+  auto items = [&](int64_t h) { return n_rows * shape.n_kv_heads * ((group + h - 1) / h); };
+  while (heads > 1 && items(heads) < n_threads) heads = (heads + 1) / 2;
+  return heads;
+}
 
 }  // namespace
 
@@ -165,41 +257,46 @@ void attention(const float* q, int64_t n_queries, std::span<const KvSpan> kv, co
 
 void attention_batch(std::span<const AttentionJob> jobs, const AttentionShape& shape, int n_threads) {
   // Prompt chunks: tiles of queries share every key and value loaded. The
-  // decode rows of all sequences: one parallel loop over every (query, head)
-  // pair, one fork/join per layer rather than one per sequence.
-  std::vector<PairJob> pair_jobs;  // local: the OpenMP workers read this one
-  pair_jobs.reserve(jobs.size());
-  int64_t n_items = 0, work = 0;
+  // decode rows of all sequences: one parallel loop over every (row, head
+  // group) item, one fork/join per layer rather than one per sequence.
+  std::vector<RowJob> row_jobs;  // local: the OpenMP workers read this one
+  row_jobs.reserve(jobs.size());
+  int64_t n_rows = 0, work = 0;
   for (const AttentionJob& job : jobs) {
     const int64_t total = checked_keys(job, shape);
     if (job.n_queries >= kQueryTile) {
       attention_tiled(job.q, job.n_queries, job.kv, shape, job.out, job.lse, n_threads);
       continue;
     }
-    pair_jobs.push_back({&job, total, n_items});
-    n_items += job.n_queries * shape.n_heads;
+    row_jobs.push_back({&job, total, n_rows});
+    n_rows += job.n_queries;
     // Multiply-adds: two per key and head_dim element, over ~total - n_queries/2 keys per query.
     work += job.n_queries * shape.n_heads * (total - job.n_queries / 2) * shape.head_dim * 2;
   }
-  if (n_items == 0) return;
+  if (n_rows == 0) return;
 
-  const HeadKernel kernel = kKernels[size_t((shape.head_dim + kLanes - 1) / kLanes - 1)];
+  const HeadsKernel kernel = kKernels[size_t((shape.head_dim + kLanes - 1) / kLanes - 1)];
+  const int threads = work < kMinParallelWork ? 1 : n_threads;
   const int64_t group = shape.n_heads / shape.n_kv_heads;  // query heads per kv head
+  const int64_t heads = heads_per_item(n_rows, shape, threads);
+  const int64_t chunks = (group + heads - 1) / heads;  // items per (row, kv head)
   auto run = [&](int64_t item) {
-    // The job holding this pair: the last one starting at or before it.
-    const auto next = std::upper_bound(pair_jobs.begin(), pair_jobs.end(), item,
-                                       [](int64_t i, const PairJob& p) { return i < p.first_item; });
-    const PairJob& p = *(next - 1);
-    const int64_t local = item - p.first_item;  // (query, head) within the job, head fastest
-    const int64_t query = local / shape.n_heads;
-    const int64_t head = local % shape.n_heads;
-    const int64_t offset = local * shape.head_dim;
-    kernel(p.job->q + offset, p.job->kv, head / group, p.total_keys - p.job->n_queries + query + 1, shape,
-           p.job->out + offset, p.job->lse ? p.job->lse + local : nullptr);
+    const int64_t row = item / (shape.n_kv_heads * chunks);
+    const int64_t kv_head = item / chunks % shape.n_kv_heads;
+    const int64_t first_head = kv_head * group + item % chunks * heads;
+    const int64_t n_heads = std::min(heads, (kv_head + 1) * group - first_head);
+    // The job holding this row: the last one starting at or before it.
+    const auto next = std::upper_bound(row_jobs.begin(), row_jobs.end(), row,
+                                       [](int64_t r, const RowJob& j) { return r < j.first_row; });
+    const RowJob& j = *(next - 1);
+    const int64_t query = row - j.first_row;
+    const int64_t offset = query * shape.n_heads + first_head;  // in heads
+    kernel(j.job->q + offset * shape.head_dim, n_heads, j.job->kv, kv_head,
+           j.total_keys - j.job->n_queries + query + 1, shape, j.job->out + offset * shape.head_dim,
+           j.job->lse ? j.job->lse + offset : nullptr);
   };
-  // Dynamic: rows differ in length. Consecutive heads of a query share a kv
-  // head, whose keys the first one leaves in cache for the next.
-  parallel_for_dynamic(n_items, work < kMinParallelWork ? 1 : n_threads, run);
+  // Dynamic: rows differ in length.
+  parallel_for_dynamic(n_rows * shape.n_kv_heads * chunks, threads, run);
 }
 
 }  // namespace slkv::cpu

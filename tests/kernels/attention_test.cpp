@@ -114,6 +114,17 @@ void check_case(const Case& c) {
 TEST(AttentionTest, DecodeOverSpans) { check_case({1, {20, 17}, 4, 2, 64}); }
 TEST(AttentionTest, DecodeSingleKey) { check_case({1, {1}, 2, 1, 16}); }
 TEST(AttentionTest, DecodeLongCacheParallel) { check_case({1, {1000, 500, 1}, 8, 2, 128}); }
+// Decode items take up to 8 query heads of a group; larger groups split, and
+// so do groups when there would be fewer items than threads (one row, one kv
+// head). Key counts around the kernel's 32-128-key blocks, across spans.
+TEST(AttentionTest, DecodeGroupsSplitAcrossItems) {
+  check_case({1, {300}, 16, 1, 64});
+  check_case({1, {100}, 6, 1, 32});
+  check_case({2, {3}, 12, 1, 64});
+  check_case({1, {129, 63, 1}, 10, 2, 100});
+  check_case({1, {127, 33}, 24, 2, 16});
+  check_case({3, {65, 64}, 9, 3, 200});
+}
 TEST(AttentionTest, PrefillOneSpan) { check_case({50, {50}, 8, 8, 128}); }
 TEST(AttentionTest, PrefillAfterCachedPrefix) { check_case({13, {30, 1, 56, 13}, 6, 2, 40}); }
 TEST(AttentionTest, NewTokensShareASpanWithCache) { check_case({10, {40, 0, 25}, 4, 4, 64}); }
