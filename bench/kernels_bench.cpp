@@ -42,26 +42,35 @@ struct Lcg {
   }
 };
 
+// Memory as the model's weights and the KV cache get it: the CPU backend's
+// allocations (huge pages from 2 MiB on). std::vector's 4 KiB pages cost a
+// TLB miss per page streamed, which the engine does not pay.
+std::shared_ptr<uint8_t> backend_bytes(size_t bytes) {
+  static const std::unique_ptr<slkv::Backend> memory = slkv::make_cpu_backend(1);
+  slkv::Backend* backend = memory.get();
+  return {static_cast<uint8_t*>(backend->allocate(int64_t(bytes))), [backend](uint8_t* p) { backend->release(p); }};
+}
+
 // A weight matrix owning its storage.
 struct OwnedMatrix {
-  std::vector<uint8_t> bytes;
+  std::shared_ptr<uint8_t> bytes;
   WeightMatrix view;
 };
 
 OwnedMatrix make_matrix(DType dtype, int64_t rows, int64_t cols, Lcg& rng) {
   OwnedMatrix m;
   const size_t n = size_t(rows * cols);
-  m.bytes.resize(n * slkv::dtype_size(dtype));
+  m.bytes = backend_bytes(n * slkv::dtype_size(dtype));
   for (size_t i = 0; i < n; ++i) {
     const float v = rng.next() * 0.05f;
     if (dtype == DType::F32)
-      reinterpret_cast<float*>(m.bytes.data())[i] = v;
+      reinterpret_cast<float*>(m.bytes.get())[i] = v;
     else if (dtype == DType::F16)
-      reinterpret_cast<uint16_t*>(m.bytes.data())[i] = slkv::float_to_f16(v);
+      reinterpret_cast<uint16_t*>(m.bytes.get())[i] = slkv::float_to_f16(v);
     else
-      reinterpret_cast<uint16_t*>(m.bytes.data())[i] = slkv::float_to_bf16(v);
+      reinterpret_cast<uint16_t*>(m.bytes.get())[i] = slkv::float_to_bf16(v);
   }
-  m.view = {m.bytes.data(), dtype, rows, cols};
+  m.view = {m.bytes.get(), dtype, rows, cols};
   return m;
 }
 
@@ -194,12 +203,9 @@ void TinyMatmul(benchmark::State& state) {
   }
 }
 
-// Keys and values live in backend memory, as the KV cache's slabs do (huge
-// pages from 2 MiB on): a KV read from std::vector's 4 KiB pages measures TLB
-// misses as much as the kernel.
 struct AttentionInputs {
   std::unique_ptr<slkv::Backend> backend;
-  std::shared_ptr<float> keys, values;
+  std::shared_ptr<uint8_t> keys, values;
   std::vector<float> q, out, lse;
   std::vector<slkv::KvSpan> spans;
   slkv::AttentionShape shape;
@@ -208,23 +214,24 @@ struct AttentionInputs {
 // block_tokens > 0: the keys come as spans of that many tokens in scattered
 // order, as the paged cache hands them over when the layers of a sequence
 // took their blocks in turn (0: one span).
-AttentionInputs attention_inputs(int n_threads, int64_t n_queries, int64_t context, int64_t n_heads,
-                                 int64_t n_kv_heads, int64_t head_dim, int64_t block_tokens = 0) {
+AttentionInputs attention_inputs(int n_threads, int64_t n_queries, int64_t context, int64_t n_heads, int64_t n_kv_heads,
+                                 int64_t head_dim, int64_t block_tokens = 0) {
   AttentionInputs in;
   in.backend = slkv::make_cpu_backend(n_threads);
-  auto kv_buffer = [&] {
+  auto kv_buffer = [&] {  // in backend memory, as the KV cache's slabs are
     const std::vector<float> data = activations(context * n_kv_heads * head_dim);
-    slkv::Backend* backend = in.backend.get();
-    auto* p = static_cast<float*>(backend->allocate(int64_t(data.size() * sizeof(float))));
-    std::copy(data.begin(), data.end(), p);
-    return std::shared_ptr<float>(p, [backend](float* q) { backend->release(q); });
+    std::shared_ptr<uint8_t> bytes = backend_bytes(data.size() * sizeof(float));
+    std::copy(data.begin(), data.end(), reinterpret_cast<float*>(bytes.get()));
+    return bytes;
   };
   in.keys = kv_buffer();
   in.values = kv_buffer();
   in.q = activations(n_queries * n_heads * head_dim);
   in.out.resize(in.q.size());
   in.lse.resize(size_t(n_queries * n_heads));
-  in.spans = {{in.keys.get(), in.values.get(), context}};
+  const auto* keys = reinterpret_cast<const float*>(in.keys.get());
+  const auto* values = reinterpret_cast<const float*>(in.values.get());
+  in.spans = {{keys, values, context}};
   if (block_tokens > 0) {
     in.spans.clear();
     const int64_t n_blocks = (context + block_tokens - 1) / block_tokens;
@@ -234,8 +241,8 @@ AttentionInputs attention_inputs(int n_threads, int64_t n_queries, int64_t conte
       // never next to block b - 1 (for n_blocks > 37 coprime to 37).
       const int64_t slot = b * 37 % n_blocks;
       const int64_t tokens = std::min(block_tokens, context - slot * block_tokens);
-      in.spans.push_back({in.keys.get() + slot * floats_per_block, in.values.get() + slot * floats_per_block,
-                          std::max<int64_t>(tokens, 0)});
+      in.spans.push_back(
+          {keys + slot * floats_per_block, values + slot * floats_per_block, std::max<int64_t>(tokens, 0)});
     }
   }
   in.shape = {n_heads, n_kv_heads, head_dim, float(1.0 / std::sqrt(double(head_dim)))};
@@ -253,6 +260,33 @@ void AttentionDecode(benchmark::State& state) {
   }
   state.counters["KV GB/s"] =
       benchmark::Counter(double(2 * context * n_kv * dim * 4) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// One decode step's attention for a batch, layer after layer: args batch,
+// context, heads, kv heads, head_dim, layers, threads. Every (sequence,
+// layer) has its own keys and values in scattered 16-token spans (the paged
+// cache), 151 MB for 16 x 384 tokens of 12 layers of 4 x 64: read from
+// memory, as in `slkv bench-decode --batch 16`.
+void AttentionDecodeBatch(benchmark::State& state) {
+  const int64_t batch = state.range(0), context = state.range(1), n_heads = state.range(2), n_kv = state.range(3),
+                dim = state.range(4), layers = state.range(5);
+  const int threads = int(state.range(6));
+  std::vector<AttentionInputs> inputs;  // [layer * batch + sequence]
+  for (int64_t i = 0; i < layers * batch; ++i)
+    inputs.push_back(attention_inputs(1, 1, context, n_heads, n_kv, dim, 16));
+  auto backend = slkv::make_cpu_backend(threads);
+  std::vector<std::vector<slkv::AttentionJob>> jobs(static_cast<size_t>(layers));
+  for (int64_t layer = 0; layer < layers; ++layer)
+    for (int64_t b = 0; b < batch; ++b) {
+      AttentionInputs& in = inputs[size_t(layer * batch + b)];
+      jobs[size_t(layer)].push_back({in.q.data(), 1, in.spans, in.out.data(), in.lse.data()});
+    }
+  for (auto _ : state) {
+    for (const auto& layer_jobs : jobs) backend->attention_batch(layer_jobs, inputs[0].shape);
+    benchmark::ClobberMemory();
+  }
+  state.counters["KV GB/s"] = benchmark::Counter(double(layers * batch * 2 * context * n_kv * dim * 4) * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Causal self-attention of a fresh prompt: args tokens, heads, kv heads, head_dim, threads.
@@ -307,6 +341,12 @@ BENCHMARK(AttentionDecode)
     ->Args({16384, 32, 8, 128, 2, 0})
     ->Args({16384, 32, 8, 128, 2, 16})
     ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+BENCHMARK(AttentionDecodeBatch)
+    ->ArgNames({"batch", "context", "heads", "kv", "dim", "layers", "threads"})
+    ->Args({16, 384, 12, 4, 64, 12, 2})
+    ->Args({4, 4000, 12, 4, 64, 12, 2})
+    ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(AttentionPrefill)
     ->ArgNames({"tokens", "heads", "kv", "dim", "threads"})

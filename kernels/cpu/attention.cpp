@@ -7,10 +7,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/cpu/attention_tiled.h"
 #include "kernels/cpu/parallel_for.h"
 #include "kernels/cpu/simd.h"
-#include "core/error.h"
 
 namespace slkv::cpu {
 namespace {
@@ -47,18 +47,19 @@ inline __m512 sum_lanes_16(const __m512 d[16]) {
                        _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-// Query heads of one group (sharing a kv head) that one work item serves:
-// every key and value line comes from memory once for all of them, where one
-// head per item read the group's keys once per head (a 4-head group from
-// memory: 7-9 GB/s of KV). Eight heads' states fit in L1.
-constexpr int64_t kMaxHeadsPerItem = 8;
+// Query heads of one decode row that one work item serves, whole groups of
+// heads sharing a kv head where they fit: every key and value line comes from
+// memory once for the group (one head per item read a 4-head group's keys
+// four times: 7-9 GB/s of KV), and the row's kv heads, side by side in each
+// token's KV, are read as one stream. 16 heads' states: 10-34 KiB.
+constexpr int64_t kMaxHeadsPerItem = 16;
 
 // One query head's running state over the keys seen so far. NV = vectors of
 // 16 per head, a compile-time constant so q and the accumulator are vectors.
 template <int NV>
 struct HeadState {
-  __m512 q[NV];    // scaled by shape.scale, so scores come out scaled
-  __m512 acc[NV];  // sum of exp(score - running_max) * value
+  __m512 q[NV];       // scaled by shape.scale, so scores come out scaled
+  __m512 acc[NV];     // sum of exp(score - running_max) * value
   __m512 normaliser;  // its lanes sum to the sum of exp(score - running_max)
   float running_max = -std::numeric_limits<float>::infinity();
 };
@@ -67,7 +68,9 @@ struct HeadState {
 // vector of the output waited on a chain of 16 dependent FMAs per 16 keys
 // (4 cycles each); kValueChains * NV chains keep both FMA pipes busy.
 template <int NV>
-constexpr int kValueChains = NV <= 4 ? 4 : NV <= 8 ? 2 : 1;
+constexpr int kValueChains = NV <= 4   ? 4
+                             : NV <= 8 ? 2
+                                       : 1;
 
 // Score vectors (16 keys each) per online-softmax step: the step's serial
 // part (the maximum across lanes, the rescaling, the exps' latency) is paid
@@ -76,21 +79,23 @@ constexpr int kValueChains = NV <= 4 ? 4 : NV <= 8 ? 2 : 1;
 // keys, 2 threads: 16 keys per step 23 GB/s, 64 keys 30, 128 keys 39-45, 256
 // keys 30 (kernels_bench AttentionDecode).
 template <int NV>
-constexpr int kScoreVectors = NV <= 4 ? 8 : NV <= 8 ? 4 : 2;
+constexpr int kScoreVectors = NV <= 4   ? 8
+                              : NV <= 8 ? 4
+                                        : 2;
 template <int NV>
-constexpr int64_t kBlockKeys = kScoreVectors<NV> * kBlock;
+constexpr int64_t kBlockKeys = kScoreVectors<NV>* kBlock;
 
-// Where a block's keys (or values) of one kv head start: a block gathers
-// up to kBlockKeys keys across the cache's spans, which are often single
-// 16-token blocks of the paged cache.
+// Where a block's tokens' keys (or values) start: a block gathers up to
+// kBlockKeys tokens across the cache's spans, which are often single 16-token
+// blocks of the paged cache.
 template <int NV>
 using RowPointers = std::array<const float*, kBlockKeys<NV>>;
 
-// Folds n_block (1..kBlockKeys) keys and values into one head's state;
-// `mask(v)` is the lane mask of vector v (the last one is partial when
-// head_dim % 16 != 0).
+// Folds n_block (1..kBlockKeys) tokens' keys and values, `offset` floats
+// into each token's row (the kv head's), into one head's state; `mask(v)` is
+// the lane mask of vector v (the last one is partial when head_dim % 16 != 0).
 template <int NV, typename Mask>
-inline void attend_block(HeadState<NV>& h, const RowPointers<NV>& keys, const RowPointers<NV>& values,
+inline void attend_block(HeadState<NV>& h, const RowPointers<NV>& keys, const RowPointers<NV>& values, int64_t offset,
                          int64_t n_block, Mask mask) {
   constexpr int kVectors = kScoreVectors<NV>;
   __m512 q[NV];  // in registers for the whole block, not reloaded per key
@@ -105,7 +110,7 @@ inline void attend_block(HeadState<NV>& h, const RowPointers<NV>& keys, const Ro
     const int64_t first = i * kBlock;
 #pragma GCC unroll 16
     for (int64_t j = 0; j < kBlock; ++j) {
-      const float* k = keys[size_t(std::min(first + j, n_block - 1))];
+      const float* k = keys[size_t(std::min(first + j, n_block - 1))] + offset;
       products[j] = _mm512_mul_ps(q[0], _mm512_maskz_loadu_ps(mask(0), k));
       for (int v = 1; v < NV; ++v)
         products[j] = _mm512_fmadd_ps(q[v], _mm512_maskz_loadu_ps(mask(v), k + v * kLanes), products[j]);
@@ -140,7 +145,7 @@ inline void attend_block(HeadState<NV>& h, const RowPointers<NV>& keys, const Ro
     for (int v = 0; v < NV; ++v) partial[c][v] = _mm512_setzero_ps();
   for (int64_t j = 0; j < n_block; j += kChains)
     for (int c = 0; c < kChains && j + c < n_block; ++c) {  // never a value past the span's end
-      const float* value = values[size_t(j + c)];
+      const float* value = values[size_t(j + c)] + offset;
       const __m512 weight = _mm512_set1_ps(probabilities[j + c]);
       for (int v = 0; v < NV; ++v)
         partial[c][v] = _mm512_fmadd_ps(weight, _mm512_maskz_loadu_ps(mask(v), value + v * kLanes), partial[c][v]);
@@ -152,31 +157,36 @@ inline void attend_block(HeadState<NV>& h, const RowPointers<NV>& keys, const Ro
   }
 }
 
-// n_heads (<= kMaxHeadsPerItem) consecutive query heads that share kv_head,
-// each against the first n_visible keys. q, out and lse point at the first
-// head's; the heads follow each other head_dim floats (one float of lse) apart.
+// Query heads [first_head, first_head + n_heads) of one decode row (n_heads
+// <= kMaxHeadsPerItem), each against the first n_visible keys. q, out and
+// lse point at the row's head 0.
 template <int NV>
-void attend_heads(const float* q, int64_t n_heads, std::span<const KvSpan> kv, int64_t kv_head, int64_t n_visible,
+void attend_heads(const float* q, int64_t first_head, int64_t n_heads, std::span<const KvSpan> kv, int64_t n_visible,
                   const AttentionShape& shape, float* out, float* lse) {
   const int64_t head_dim = shape.head_dim;
-  const int64_t stride = shape.n_kv_heads * head_dim;  // floats between a head's consecutive keys
+  const int64_t group = shape.n_heads / shape.n_kv_heads;  // query heads per kv head
+  const int64_t stride = shape.n_kv_heads * head_dim;      // floats per token
   const __mmask16 last_mask = head_dim % kLanes ? simd::tail_mask(head_dim % kLanes) : __mmask16(0xffff);
   auto mask = [&](int v) { return v == NV - 1 ? last_mask : __mmask16(0xffff); };
 
   HeadState<NV> heads[kMaxHeadsPerItem];
   const __m512 scale = _mm512_set1_ps(shape.scale);
-  for (int64_t g = 0; g < n_heads; ++g)
+  for (int64_t i = 0; i < n_heads; ++i) {
+    const float* head_q = q + (first_head + i) * head_dim;
     for (int v = 0; v < NV; ++v) {
-      heads[g].q[v] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask(v), q + g * head_dim + v * kLanes), scale);
-      heads[g].acc[v] = _mm512_setzero_ps();
+      heads[i].q[v] = _mm512_mul_ps(_mm512_maskz_loadu_ps(mask(v), head_q + v * kLanes), scale);
+      heads[i].acc[v] = _mm512_setzero_ps();
     }
-  for (int64_t g = 0; g < n_heads; ++g) heads[g].normaliser = _mm512_setzero_ps();
+    heads[i].normaliser = _mm512_setzero_ps();
+  }
 
   RowPointers<NV> keys, values;
   int64_t n_block = 0;
   auto attend = [&] {
-    // The first head brings the block's lines into cache; the others find them there.
-    for (int64_t g = 0; g < n_heads; ++g) attend_block(heads[g], keys, values, n_block, mask);
+    // The first head of a group brings its kv head's lines into cache; the
+    // others find them there.
+    for (int64_t i = 0; i < n_heads; ++i)
+      attend_block(heads[i], keys, values, (first_head + i) / group * head_dim, n_block, mask);
     n_block = 0;
   };
   int64_t remaining = n_visible;
@@ -184,24 +194,24 @@ void attend_heads(const float* q, int64_t n_heads, std::span<const KvSpan> kv, i
     const int64_t n = std::min(span.n_tokens, remaining);
     remaining -= n;
     for (int64_t t = 0; t < n; ++t) {
-      keys[size_t(n_block)] = span.keys + t * stride + kv_head * head_dim;
-      values[size_t(n_block)] = span.values + t * stride + kv_head * head_dim;
+      keys[size_t(n_block)] = span.keys + t * stride;
+      values[size_t(n_block)] = span.values + t * stride;
       if (++n_block == kBlockKeys<NV>) attend();
     }
   }
   if (n_block > 0) attend();
 
-  for (int64_t g = 0; g < n_heads; ++g) {
-    const HeadState<NV>& h = heads[g];
+  for (int64_t i = 0; i < n_heads; ++i) {
+    const HeadState<NV>& h = heads[i];
     const float normaliser = _mm512_reduce_add_ps(h.normaliser);
     const __m512 inv = _mm512_set1_ps(1.f / normaliser);
-    for (int v = 0; v < NV; ++v)
-      _mm512_mask_storeu_ps(out + g * head_dim + v * kLanes, mask(v), _mm512_mul_ps(h.acc[v], inv));
-    if (lse) lse[g] = h.running_max + std::log(normaliser);
+    float* head_out = out + (first_head + i) * head_dim;
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(head_out + v * kLanes, mask(v), _mm512_mul_ps(h.acc[v], inv));
+    if (lse) lse[first_head + i] = h.running_max + std::log(normaliser);
   }
 }
 
-using HeadsKernel = void (*)(const float*, int64_t, std::span<const KvSpan>, int64_t, int64_t, const AttentionShape&,
+using HeadsKernel = void (*)(const float*, int64_t, int64_t, std::span<const KvSpan>, int64_t, const AttentionShape&,
                              float*, float*);
 
 template <size_t... I>
@@ -236,13 +246,14 @@ struct RowJob {
   int64_t first_row;
 };
 
-// Query heads per work item: a whole group (up to kMaxHeadsPerItem), unless
-// that leaves threads idle, as one decode row of a model with few kv heads
-// would; then groups split in halves until every thread has an item.
+// Query heads per work item: as many whole groups as kMaxHeadsPerItem
+// holds (part of a group when one is larger), fewer when that would leave
+// threads idle, as one decode row of a small model would.
 int64_t heads_per_item(int64_t n_rows, const AttentionShape& shape, int n_threads) {
   const int64_t group = shape.n_heads / shape.n_kv_heads;
-  int64_t heads = std::min(group, kMaxHeadsPerItem);
-  auto items = [&](int64_t h) { return n_rows * shape.n_kv_heads * ((group + h - 1) / h); };
+  int64_t heads =
+      std::min(shape.n_heads, group <= kMaxHeadsPerItem ? kMaxHeadsPerItem / group * group : kMaxHeadsPerItem);
+  auto items = [&](int64_t h) { return n_rows * ((shape.n_heads + h - 1) / h); };
   while (heads > 1 && items(heads) < n_threads) heads = (heads + 1) / 2;
   return heads;
 }
@@ -277,26 +288,23 @@ void attention_batch(std::span<const AttentionJob> jobs, const AttentionShape& s
 
   const HeadsKernel kernel = kKernels[size_t((shape.head_dim + kLanes - 1) / kLanes - 1)];
   const int threads = work < kMinParallelWork ? 1 : n_threads;
-  const int64_t group = shape.n_heads / shape.n_kv_heads;  // query heads per kv head
   const int64_t heads = heads_per_item(n_rows, shape, threads);
-  const int64_t chunks = (group + heads - 1) / heads;  // items per (row, kv head)
+  const int64_t items_per_row = (shape.n_heads + heads - 1) / heads;
   auto run = [&](int64_t item) {
-    const int64_t row = item / (shape.n_kv_heads * chunks);
-    const int64_t kv_head = item / chunks % shape.n_kv_heads;
-    const int64_t first_head = kv_head * group + item % chunks * heads;
-    const int64_t n_heads = std::min(heads, (kv_head + 1) * group - first_head);
+    const int64_t row = item / items_per_row;
+    const int64_t first_head = item % items_per_row * heads;
     // The job holding this row: the last one starting at or before it.
     const auto next = std::upper_bound(row_jobs.begin(), row_jobs.end(), row,
                                        [](int64_t r, const RowJob& j) { return r < j.first_row; });
     const RowJob& j = *(next - 1);
     const int64_t query = row - j.first_row;
-    const int64_t offset = query * shape.n_heads + first_head;  // in heads
-    kernel(j.job->q + offset * shape.head_dim, n_heads, j.job->kv, kv_head,
+    const int64_t offset = query * shape.n_heads;  // the row's head 0
+    kernel(j.job->q + offset * shape.head_dim, first_head, std::min(heads, shape.n_heads - first_head), j.job->kv,
            j.total_keys - j.job->n_queries + query + 1, shape, j.job->out + offset * shape.head_dim,
            j.job->lse ? j.job->lse + offset : nullptr);
   };
   // Dynamic: rows differ in length.
-  parallel_for_dynamic(n_rows * shape.n_kv_heads * chunks, threads, run);
+  parallel_for_dynamic(n_rows * items_per_row, threads, run);
 }
 
 }  // namespace slkv::cpu

@@ -114,11 +114,14 @@ void check_case(const Case& c) {
 TEST(AttentionTest, DecodeOverSpans) { check_case({1, {20, 17}, 4, 2, 64}); }
 TEST(AttentionTest, DecodeSingleKey) { check_case({1, {1}, 2, 1, 16}); }
 TEST(AttentionTest, DecodeLongCacheParallel) { check_case({1, {1000, 500, 1}, 8, 2, 128}); }
-// Decode items take up to 8 query heads of a group; larger groups split, and
-// so do groups when there would be fewer items than threads (one row, one kv
-// head). Key counts around the kernel's 32-128-key blocks, across spans.
+// Decode items take up to 16 query heads of a row, whole kv-head groups where
+// they fit; larger groups split (an item may then start inside one group and
+// end in the next), and items shrink when there would be fewer than threads.
+// Key counts around the kernel's 32-128-key blocks, across spans.
 TEST(AttentionTest, DecodeGroupsSplitAcrossItems) {
   check_case({1, {300}, 16, 1, 64});
+  check_case({1, {200}, 40, 2, 32});
+  check_case({2, {50}, 48, 8, 64});
   check_case({1, {100}, 6, 1, 32});
   check_case({2, {3}, 12, 1, 64});
   check_case({1, {129, 63, 1}, 10, 2, 100});
@@ -181,8 +184,8 @@ TEST(AttentionTest, ThroughBackend) {
 // lengths, a two-query row and a prompt chunk) gives each job what attention()
 // alone gives it, with one or two threads and through the backend.
 TEST(AttentionTest, BatchEqualsJobByJob) {
-  const std::vector<Case> cases = {{1, {300}, 8, 2, 64}, {1, {5, 17}, 8, 2, 64}, {2, {40}, 8, 2, 64},
-                                   {20, {10, 20}, 8, 2, 64}, {1, {1}, 8, 2, 64}, {1, {700}, 8, 2, 64}};
+  const std::vector<Case> cases = {{1, {300}, 8, 2, 64},     {1, {5, 17}, 8, 2, 64}, {2, {40}, 8, 2, 64},
+                                   {20, {10, 20}, 8, 2, 64}, {1, {1}, 8, 2, 64},     {1, {700}, 8, 2, 64}};
   std::mt19937 rng(21);
   std::vector<Inputs> inputs;
   for (const Case& c : cases) inputs.push_back(make_inputs(c, rng));
@@ -198,8 +201,8 @@ TEST(AttentionTest, BatchEqualsJobByJob) {
       batch_lse.emplace_back(rows, NAN);
       cpu::attention(inputs[i].q.data(), cases[i].n_queries, inputs[i].spans, shape, alone_out[i].data(),
                      alone_lse[i].data(), threads);
-      jobs.push_back({inputs[i].q.data(), cases[i].n_queries, inputs[i].spans, batch_out[i].data(),
-                      batch_lse[i].data()});
+      jobs.push_back(
+          {inputs[i].q.data(), cases[i].n_queries, inputs[i].spans, batch_out[i].data(), batch_lse[i].data()});
     }
     cpu::attention_batch(jobs, shape, threads);
     for (size_t i = 0; i < cases.size(); ++i) {
