@@ -128,7 +128,8 @@ void Decode(benchmark::State& state) {
 
 // The matmul paths on a decode batch of 2-64 rows: args dtype, tokens, path
 // (0 = gemv tiles, 1 = gemm, 2 = matmul(), which picks: the gemv tiles below
-// kGemmMinTokens, the BF16 register tiles up to kBf16TilesMaxTokens where the
+// kGemmMinTokens (kGemmMinTokensF32 for F32), the BF16 register tiles up to
+// kBf16TilesMaxTokens where the
 // CPU has AVX512-BF16, gemm otherwise), threads.
 void DecodeBatchPath(benchmark::State& state) {
   const DType dtype = kDtypes[state.range(0)];
@@ -310,7 +311,7 @@ BENCHMARK(Decode)
     ->UseRealTime();
 BENCHMARK(DecodeBatchPath)
     ->ArgNames({"dtype", "tokens", "path", "threads"})
-    ->ArgsProduct({{0, 2}, {2, 4, 8, 16, 32, 64}, {0, 1, 2}, {2}})
+    ->ArgsProduct({{0, 2}, {2, 4, 8, 12, 16, 32, 64}, {0, 1, 2}, {2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(Prefill)

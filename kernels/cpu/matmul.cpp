@@ -7,10 +7,10 @@
 #include <optional>
 #include <vector>
 
+#include "core/error.h"
 #include "kernels/cpu/bf16_dot_tiles.h"
 #include "kernels/cpu/onednn_matmul.h"
 #include "kernels/cpu/simd.h"
-#include "core/error.h"
 
 namespace slkv::cpu {
 namespace {
@@ -103,10 +103,12 @@ inline void gemv_tile(const Elem<D>* w, int64_t cols, const float* x, int64_t x_
   };
   int64_t c = 0;
   for (; c + kStep <= cols; c += kStep)
-    step(c, [](const Elem<D>* p, __m512& lo, __m512& hi) { simd::load_pair<D>(p, lo, hi); }, true);
+    step(
+        c, [](const Elem<D>* p, __m512& lo, __m512& hi) { simd::load_pair<D>(p, lo, hi); }, true);
   if (c < cols) {  // masked tail: cols need not be a multiple of 32 (x is zero-padded)
     const __mmask32 mask = simd::tail_mask32(cols - c);
-    step(c, [mask](const Elem<D>* p, __m512& lo, __m512& hi) { simd::load_pair_masked<D>(p, mask, lo, hi); }, false);
+    step(
+        c, [mask](const Elem<D>* p, __m512& lo, __m512& hi) { simd::load_pair_masked<D>(p, mask, lo, hi); }, false);
   }
 
   for (int r = 0; r < R; ++r)
@@ -323,7 +325,7 @@ MatmulPath choose_path(int64_t n_tokens, const WeightMatrix& w) {
   if (cache_resident || w.cols == 0) return MatmulPath::kGemv;
   if (w.dtype != DType::F32 && !onednn_native_16bit(w.dtype))  // widening W costs a pass over it first
     return n_tokens < kGemmWidenedMinTokens ? MatmulPath::kGemv : MatmulPath::kGemmFp32;
-  if (n_tokens < kGemmMinTokens) return MatmulPath::kGemv;
+  if (n_tokens < (w.dtype == DType::F32 ? kGemmMinTokensF32 : kGemmMinTokens)) return MatmulPath::kGemv;
   if (w.dtype == DType::BF16 && n_tokens <= kBf16TilesMaxTokens && bf16_dot_supported()) return MatmulPath::kBf16Tiles;
   return w.dtype == DType::F32 ? MatmulPath::kGemmFp32 : MatmulPath::kGemmNative16;
 }

@@ -9,11 +9,14 @@
 namespace slkv::cpu {
 
 // From this many tokens on, matmul() takes the GEMM path (oneDNN's brgemm
-// matmul, which also reads each weight once per call for all tokens). Below
-// it the GEMV tiles were faster; from 4 tokens oneDNN's register-blocked
-// kernels win, by 1.2x at 4 tokens to 2.5x at 64 (kernels_bench
-// DecodeBatchPath, F32 and BF16, AMD EPYC Zen 5).
+// matmul, which also reads each weight once per call for all tokens) for
+// 16-bit weights the CPU multiplies natively, and for F32 weights from
+// kGemmMinTokensF32; below it the GEMV tiles are faster. F32, 125M-shaped
+// model, 2 threads, weights in huge pages, ms per step GEMV tiles / oneDNN:
+// 11.6-11.9 / 13.8-17.1 at 4 tokens, level at 8, 19.5-20.6 / 18.3 at 12,
+// 23.4-24.3 / 20.3 at 16 (kernels_bench DecodeBatchPath, AMD EPYC Zen 5).
 constexpr int64_t kGemmMinTokens = 4;
+constexpr int64_t kGemmMinTokensF32 = 8;
 // The same switch for 16-bit weights the CPU cannot multiply natively (F16
 // without AVX512-FP16): their GEMM widens W to fp32 first, which pays off
 // only from more tokens.
