@@ -129,8 +129,7 @@ void Decode(benchmark::State& state) {
 // The matmul paths on a decode batch of 2-64 rows: args dtype, tokens, path
 // (0 = gemv tiles, 1 = gemm, 2 = matmul(), which picks: the gemv tiles below
 // kGemmMinTokens (kGemmMinTokensF32 for F32), the BF16 register tiles up to
-// kBf16TilesMaxTokens where the
-// CPU has AVX512-BF16, gemm otherwise), threads.
+// kBf16TilesMaxTokens where the CPU has AVX512-BF16, gemm otherwise), threads.
 void DecodeBatchPath(benchmark::State& state) {
   const DType dtype = kDtypes[state.range(0)];
   const int64_t n_tokens = state.range(1);
