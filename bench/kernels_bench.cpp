@@ -1,13 +1,17 @@
 // CPU kernel throughput on the shapes of a ~110M-parameter Llama-style model
 // (12 layers of hidden 768 / intermediate 2048, plus a 32000x768 lm_head):
-//  * Decode/<dtype>/tokens/threads: one decode step's matmuls over the whole
-//    weight set (440 MB in F32, 220 MB in 16 bits); "GB/s" counts weight
-//    bytes read, to compare with memory_bandwidth_bench.
+//  * Decode/<dtype>/tokens/threads/grouped: one decode step's matmuls over
+//    the whole weight set (440 MB in F32, 220 MB in 16 bits), per matrix or
+//    grouped as the model runs them; "GB/s" counts weight bytes read, to
+//    compare with the memory_read_GB/s context line. Weights and KV live in
+//    the CPU backend's memory (huge pages), as the engine's do.
+//  * DecodeBatchPath: the matmul paths at 2-64 decode rows.
 //  * Prefill/<dtype>/threads: 512 tokens through the same set; "GFLOP/s".
 //  * GemmShape: one 512-token GEMM of a single layer matrix.
 //  * TinyMatmul: per-call cost on stories260K shapes (dim 64), which decodes
 //    with ~40 such calls per token.
-//  * AttentionDecode / AttentionPrefill: the attention kernel.
+//  * AttentionDecode / AttentionDecodeBatch / AttentionPrefill: the attention
+//    kernel for one decode row, a decode batch over 12 layers, a prompt.
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -109,21 +113,46 @@ std::vector<float> activations(int64_t n) {
   return x;
 }
 
+// Every matrix of the model once per iteration: args dtype, tokens, threads,
+// grouped (1: q/k/v and gate/up through one matmul_group each, as the model
+// runs them; 0: one matmul per matrix).
 void Decode(benchmark::State& state) {
   const DType dtype = kDtypes[state.range(0)];
   const int64_t n_tokens = state.range(1);
   const int threads = int(state.range(2));
+  const bool grouped = state.range(3) != 0;
   const WeightSet& set = weight_set(dtype);
   auto backend = slkv::make_cpu_backend(threads);
   const std::vector<float> x = activations(n_tokens * kIntermediate);
-  std::vector<float> y(static_cast<size_t>(n_tokens * kVocab));
+  std::vector<float> y(static_cast<size_t>(3 * n_tokens * kVocab));
+  // Per layer: q, k, v, o, gate, up, down; the groups write side by side in y.
+  auto group = [&](size_t first, size_t count) {
+    std::vector<slkv::MatmulOutput> outputs;
+    float* out = y.data();
+    for (size_t i = first; i < first + count; ++i) {
+      outputs.push_back({set.matrices[i].view, out});
+      out += n_tokens * set.matrices[i].view.rows;
+    }
+    backend->matmul_group(x.data(), n_tokens, outputs);
+  };
   for (auto _ : state) {
-    for (const OwnedMatrix& m : set.matrices) backend->matmul(x.data(), n_tokens, m.view, y.data());
+    if (!grouped) {
+      for (const OwnedMatrix& m : set.matrices) backend->matmul(x.data(), n_tokens, m.view, y.data());
+    } else {
+      for (int64_t layer = 0; layer < kLayers; ++layer) {
+        const size_t base = size_t(layer * 7);
+        group(base, 3);                                                              // q, k, v
+        backend->matmul(x.data(), n_tokens, set.matrices[base + 3].view, y.data());  // o
+        group(base + 4, 2);                                                          // gate, up
+        backend->matmul(x.data(), n_tokens, set.matrices[base + 6].view, y.data());  // down
+      }
+      backend->matmul(x.data(), n_tokens, set.matrices.back().view, y.data());  // lm_head
+    }
     benchmark::ClobberMemory();
   }
   state.counters["GB/s"] = benchmark::Counter(set.bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["tok/s"] = benchmark::Counter(double(n_tokens), benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(std::string(slkv::dtype_name(dtype)));
+  state.SetLabel(std::string(slkv::dtype_name(dtype)) + (grouped ? " grouped" : ""));
 }
 
 // The matmul paths on a decode batch of 2-64 rows: args dtype, tokens, path
@@ -303,9 +332,10 @@ void AttentionPrefill(benchmark::State& state) {
 }
 
 BENCHMARK(Decode)
-    ->ArgNames({"dtype", "tokens", "threads"})
-    ->ArgsProduct({{0, 1, 2}, {1}, {1, 2}})
-    ->ArgsProduct({{0, 1, 2}, {4, 8}, {2}})
+    ->ArgNames({"dtype", "tokens", "threads", "grouped"})
+    ->ArgsProduct({{0, 1, 2}, {1}, {1, 2}, {0}})
+    ->ArgsProduct({{0, 1, 2}, {1}, {2}, {1}})
+    ->ArgsProduct({{0, 1, 2}, {4, 8}, {2}, {0}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(DecodeBatchPath)

@@ -240,6 +240,24 @@ void gemv_typed(const float* x, int64_t n_tokens, const WeightMatrix& w, float* 
   }
 }
 
+// The GEMV of several matrices sharing x (q/k/v, gate/up) in one parallel
+// region: each thread takes its rows of every matrix in turn and the threads
+// meet once at the end, where one region per matrix made them meet at each
+// (a thread that finishes its half early spins at the barrier: 10 % of a
+// 1.26B F32 decode profile).
+template <DType D>
+void gemv_group_typed(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
+  thread_local std::vector<float> buffer;  // reused across calls
+  const GemvInput input = prepare_input<D>(x, n_tokens, outputs.front().weights.cols, buffer);
+  int threads = n_threads;
+  for (const MatmulOutput& output : outputs) threads = std::min(threads, threads_for_rows(output.weights, n_threads));
+#pragma omp parallel num_threads(threads)
+  for (const MatmulOutput& output : outputs) {
+    const RowRange range = thread_rows(output.weights.rows, omp_get_thread_num(), omp_get_num_threads());
+    gemv_rows<D>(input, n_tokens, output.weights, range.begin, range.end, output.y);
+  }
+}
+
 }  // namespace
 
 int gemv_streams(DType dtype) { return dtype == DType::F32 ? kRowsFewTokens : kRows16BitToken; }
@@ -346,12 +364,41 @@ void gemm(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int
   gemm_native_16bit(rounded_input(x, n_tokens, w.cols, w.dtype), n_tokens, w, y, n_threads);
 }
 
+namespace {
+
+// True when every output takes the multi-threaded GEMV with the same weight
+// type and columns: one parallel region can run them all.
+bool one_gemv_region(int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
+  if (outputs.size() < 2 || n_threads < 2 || n_tokens == 0) return false;
+  const WeightMatrix& first = outputs.front().weights;
+  for (const MatmulOutput& output : outputs) {
+    const WeightMatrix& w = output.weights;
+    const bool tiny = w.rows * w.cols * int64_t(dtype_size(w.dtype)) < kMinParallelBytes;
+    if (tiny || w.rows == 0 || w.dtype != first.dtype || w.cols != first.cols ||
+        choose_path(n_tokens, w) != MatmulPath::kGemv)
+      return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
+  for (const MatmulOutput& output : outputs) check_shape(x, n_tokens, output.weights, output.y);
+  if (one_gemv_region(n_tokens, outputs, n_threads)) {
+    switch (outputs.front().weights.dtype) {
+      case DType::F32:
+        return gemv_group_typed<DType::F32>(x, n_tokens, outputs, n_threads);
+      case DType::F16:
+        return gemv_group_typed<DType::F16>(x, n_tokens, outputs, n_threads);
+      case DType::BF16:
+        return gemv_group_typed<DType::BF16>(x, n_tokens, outputs, n_threads);
+    }
+  }
   const uint16_t* x16 = nullptr;  // x rounded to x16_dtype, once some output needed it
   std::optional<DType> x16_dtype;
   for (const MatmulOutput& output : outputs) {
     const WeightMatrix& w = output.weights;
-    check_shape(x, n_tokens, w, output.y);
     const MatmulPath path = choose_path(n_tokens, w);
     switch (path) {
       case MatmulPath::kGemv:
