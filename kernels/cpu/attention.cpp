@@ -7,10 +7,10 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.h"
 #include "kernels/cpu/attention_tiled.h"
 #include "kernels/cpu/parallel_for.h"
 #include "kernels/cpu/simd.h"
+#include "core/error.h"
 
 namespace slkv::cpu {
 namespace {
@@ -68,9 +68,7 @@ struct HeadState {
 // vector of the output waited on a chain of 16 dependent FMAs per 16 keys
 // (4 cycles each); kValueChains * NV chains keep both FMA pipes busy.
 template <int NV>
-constexpr int kValueChains = NV <= 4   ? 4
-                             : NV <= 8 ? 2
-                                       : 1;
+constexpr int kValueChains = NV <= 4 ? 4 : NV <= 8 ? 2 : 1;
 
 // Score vectors (16 keys each) per online-softmax step: the step's serial
 // part (the maximum across lanes, the rescaling, the exps' latency) is paid
@@ -79,11 +77,9 @@ constexpr int kValueChains = NV <= 4   ? 4
 // keys, 2 threads: 16 keys per step 23 GB/s, 64 keys 30, 128 keys 39-45, 256
 // keys 30 (kernels_bench AttentionDecode).
 template <int NV>
-constexpr int kScoreVectors = NV <= 4   ? 8
-                              : NV <= 8 ? 4
-                                        : 2;
+constexpr int kScoreVectors = NV <= 4 ? 8 : NV <= 8 ? 4 : 2;
 template <int NV>
-constexpr int64_t kBlockKeys = kScoreVectors<NV>* kBlock;
+constexpr int64_t kBlockKeys = kScoreVectors<NV> * kBlock;
 
 // Where a block's tokens' keys (or values) start: a block gathers up to
 // kBlockKeys tokens across the cache's spans, which are often single 16-token

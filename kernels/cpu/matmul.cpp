@@ -7,10 +7,10 @@
 #include <optional>
 #include <vector>
 
-#include "core/error.h"
 #include "kernels/cpu/bf16_dot_tiles.h"
 #include "kernels/cpu/onednn_matmul.h"
 #include "kernels/cpu/simd.h"
+#include "core/error.h"
 
 namespace slkv::cpu {
 namespace {
@@ -103,12 +103,10 @@ inline void gemv_tile(const Elem<D>* w, int64_t cols, const float* x, int64_t x_
   };
   int64_t c = 0;
   for (; c + kStep <= cols; c += kStep)
-    step(
-        c, [](const Elem<D>* p, __m512& lo, __m512& hi) { simd::load_pair<D>(p, lo, hi); }, true);
+    step(c, [](const Elem<D>* p, __m512& lo, __m512& hi) { simd::load_pair<D>(p, lo, hi); }, true);
   if (c < cols) {  // masked tail: cols need not be a multiple of 32 (x is zero-padded)
     const __mmask32 mask = simd::tail_mask32(cols - c);
-    step(
-        c, [mask](const Elem<D>* p, __m512& lo, __m512& hi) { simd::load_pair_masked<D>(p, mask, lo, hi); }, false);
+    step(c, [mask](const Elem<D>* p, __m512& lo, __m512& hi) { simd::load_pair_masked<D>(p, mask, lo, hi); }, false);
   }
 
   for (int r = 0; r < R; ++r)
