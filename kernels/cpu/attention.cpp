@@ -25,28 +25,6 @@ constexpr int64_t kBlock = kLanes;
 // it all: an OpenMP fork/join would cost more than the work.
 constexpr int64_t kMinParallelWork = 256 * 1024;
 
-// Lane j of the result = the sum of the 16 lanes of d[j]: a 16x16 transpose
-// folded into the additions (30 shuffles and 15 adds for 16 sums).
-inline __m512 sum_lanes_16(const __m512 d[16]) {
-  // Pairs: lanes (4c + {0,1,2,3}) of t[i] hold 128-bit chunk c's partial sums
-  // of d[2i] (lanes 0, 2) and d[2i + 1] (lanes 1, 3).
-  __m512 t[8];
-  for (int i = 0; i < 8; ++i)
-    t[i] = _mm512_add_ps(_mm512_unpacklo_ps(d[2 * i], d[2 * i + 1]), _mm512_unpackhi_ps(d[2 * i], d[2 * i + 1]));
-  // Quads: lane 4c + m of u[i] = chunk c's sum of d[4i + m].
-  __m512 u[4];
-  for (int i = 0; i < 4; ++i)
-    u[i] = _mm512_add_ps(_mm512_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                         _mm512_shuffle_ps(t[2 * i], t[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-  // Add the four chunks while moving u[i]'s sums to chunk i.
-  const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(1, 0, 1, 0)),
-                                   _mm512_shuffle_f32x4(u[0], u[1], _MM_SHUFFLE(3, 2, 3, 2)));
-  const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(1, 0, 1, 0)),
-                                   _mm512_shuffle_f32x4(u[2], u[3], _MM_SHUFFLE(3, 2, 3, 2)));
-  return _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(2, 0, 2, 0)),
-                       _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
-}
-
 // Query heads of one decode row that one work item serves, whole groups of
 // heads sharing a kv head where they fit: every key and value line comes from
 // memory once for the group (one head per item read a 4-head group's keys
@@ -113,7 +91,7 @@ inline void attend_block(HeadState<NV>& h, const RowPointers<NV>& keys, const Ro
     }
     const int64_t n_valid = std::clamp<int64_t>(n_block - first, 0, kBlock);
     const __mmask16 valid = n_valid == kBlock ? __mmask16(0xffff) : simd::tail_mask(n_valid);
-    s[i] = _mm512_mask_mov_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), valid, sum_lanes_16(products));
+    s[i] = _mm512_mask_mov_ps(_mm512_set1_ps(-std::numeric_limits<float>::infinity()), valid, simd::sum_lanes_16(products));
   }
 
   // A larger maximum rescales what was accumulated so far (to 0 on the first block).
