@@ -48,18 +48,7 @@ SLKV_BF16_TARGET inline void tile(const uint16_t* w, int64_t cols, const uint16_
       for (int r = 0; r < R; ++r) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], rows[r], token);
     }
   }
-  if constexpr (R * T == 16) {
-    // One transposing reduction for all 16 sums: a third of the shuffles and
-    // adds of 16 horizontal ones, which on 768 columns were a fifth of the
-    // tile's instructions.
-    alignas(64) float sums[16];
-    _mm512_store_ps(sums, simd::sum_lanes_16(&acc[0][0]));
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) y[t * y_stride + r] = sums[r * T + t];
-  } else {
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) y[t * y_stride + r] = _mm512_reduce_add_ps(acc[r][t]);
-  }
+  simd::store_dot_sums(acc, y, y_stride);
 }
 
 // R rows for every token, kTokens at a time; the first pass brings the rows

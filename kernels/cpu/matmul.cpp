@@ -109,8 +109,7 @@ inline void gemv_tile(const Elem<D>* w, int64_t cols, const float* x, int64_t x_
     step(c, [mask](const Elem<D>* p, __m512& lo, __m512& hi) { simd::load_pair_masked<D>(p, mask, lo, hi); }, false);
   }
 
-  for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) y[t * y_stride + r] = _mm512_reduce_add_ps(acc[r][t]);
+  simd::store_dot_sums(acc, y, y_stride);
 }
 
 // R rows for every token, T tokens per pass (fewer for the last pass). The
