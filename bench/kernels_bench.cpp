@@ -233,8 +233,7 @@ void TinyMatmul(benchmark::State& state) {
 }
 
 struct AttentionInputs {
-  std::unique_ptr<slkv::Backend> backend;
-  std::shared_ptr<uint8_t> keys, values;
+  std::shared_ptr<uint8_t> keys, values;  // backend memory, as the KV cache's slabs are
   std::vector<float> q, out, lse;
   std::vector<slkv::KvSpan> spans;
   slkv::AttentionShape shape;
@@ -243,11 +242,10 @@ struct AttentionInputs {
 // block_tokens > 0: the keys come as spans of that many tokens in scattered
 // order, as the paged cache hands them over when the layers of a sequence
 // took their blocks in turn (0: one span).
-AttentionInputs attention_inputs(int n_threads, int64_t n_queries, int64_t context, int64_t n_heads, int64_t n_kv_heads,
+AttentionInputs attention_inputs(int64_t n_queries, int64_t context, int64_t n_heads, int64_t n_kv_heads,
                                  int64_t head_dim, int64_t block_tokens = 0) {
   AttentionInputs in;
-  in.backend = slkv::make_cpu_backend(n_threads);
-  auto kv_buffer = [&] {  // in backend memory, as the KV cache's slabs are
+  auto kv_buffer = [&] {
     const std::vector<float> data = activations(context * n_kv_heads * head_dim);
     std::shared_ptr<uint8_t> bytes = backend_bytes(data.size() * sizeof(float));
     std::copy(data.begin(), data.end(), reinterpret_cast<float*>(bytes.get()));
@@ -282,9 +280,10 @@ AttentionInputs attention_inputs(int n_threads, int64_t n_queries, int64_t conte
 // threads, tokens per span (0 = one span; 16 = the paged cache's blocks).
 void AttentionDecode(benchmark::State& state) {
   const int64_t context = state.range(0), n_heads = state.range(1), n_kv = state.range(2), dim = state.range(3);
-  AttentionInputs in = attention_inputs(int(state.range(4)), 1, context, n_heads, n_kv, dim, state.range(5));
+  AttentionInputs in = attention_inputs(1, context, n_heads, n_kv, dim, state.range(5));
+  auto backend = slkv::make_cpu_backend(int(state.range(4)));
   for (auto _ : state) {
-    in.backend->attention(in.q.data(), 1, in.spans, in.shape, in.out.data(), in.lse.data());
+    backend->attention(in.q.data(), 1, in.spans, in.shape, in.out.data(), in.lse.data());
     benchmark::ClobberMemory();
   }
   state.counters["KV GB/s"] =
@@ -301,8 +300,7 @@ void AttentionDecodeBatch(benchmark::State& state) {
                 dim = state.range(4), layers = state.range(5);
   const int threads = int(state.range(6));
   std::vector<AttentionInputs> inputs;  // [layer * batch + sequence]
-  for (int64_t i = 0; i < layers * batch; ++i)
-    inputs.push_back(attention_inputs(1, 1, context, n_heads, n_kv, dim, 16));
+  for (int64_t i = 0; i < layers * batch; ++i) inputs.push_back(attention_inputs(1, context, n_heads, n_kv, dim, 16));
   auto backend = slkv::make_cpu_backend(threads);
   std::vector<std::vector<slkv::AttentionJob>> jobs(static_cast<size_t>(layers));
   for (int64_t layer = 0; layer < layers; ++layer)
@@ -321,9 +319,10 @@ void AttentionDecodeBatch(benchmark::State& state) {
 // Causal self-attention of a fresh prompt: args tokens, heads, kv heads, head_dim, threads.
 void AttentionPrefill(benchmark::State& state) {
   const int64_t n = state.range(0), n_heads = state.range(1), n_kv = state.range(2), dim = state.range(3);
-  AttentionInputs in = attention_inputs(int(state.range(4)), n, n, n_heads, n_kv, dim);
+  AttentionInputs in = attention_inputs(n, n, n_heads, n_kv, dim);
+  auto backend = slkv::make_cpu_backend(int(state.range(4)));
   for (auto _ : state) {
-    in.backend->attention(in.q.data(), n, in.spans, in.shape, in.out.data(), in.lse.data());
+    backend->attention(in.q.data(), n, in.spans, in.shape, in.out.data(), in.lse.data());
     benchmark::ClobberMemory();
   }
   // q.k and p.v: 2 multiply-adds per head_dim element over n(n+1)/2 pairs per head.

@@ -219,39 +219,45 @@ void check_shape(const float* x, int64_t n_tokens, const WeightMatrix& w, float*
              "matmul shape " << n_tokens << " x [" << w.rows << ", " << w.cols << "]");
 }
 
-template <DType D>
-void gemv_typed(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
-  if (n_tokens == 0 || w.rows == 0) return;
-  thread_local std::vector<float> buffer;  // reused across calls
-  const GemvInput input = prepare_input<D>(x, n_tokens, w.cols, buffer);
-  const bool tiny = w.rows * w.cols * int64_t(sizeof(Elem<D>)) < kMinParallelBytes;
-  const int threads = tiny ? 1 : threads_for_rows(w, n_threads);
-  if (threads <= 1) {
-    gemv_rows<D>(input, n_tokens, w, 0, w.rows, y);
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  {
-    const RowRange range = thread_rows(w.rows, omp_get_thread_num(), omp_get_num_threads());
-    gemv_rows<D>(input, n_tokens, w, range.begin, range.end, y);
-  }
+// A matrix small enough to stay in cache: its product takes a few
+// microseconds, about what an OpenMP fork/join costs.
+bool cache_resident(const WeightMatrix& w) {
+  return w.rows * w.cols * static_cast<int64_t>(dtype_size(w.dtype)) < kMinParallelBytes;
 }
 
-// The GEMV of several matrices sharing x (q/k/v, gate/up) in one parallel
-// region: each thread takes its rows of every matrix in turn and the threads
-// meet once at the end, where one region per matrix made them meet at each
-// (a thread that finishes its half early spins at the barrier: 10 % of a
-// 1.26B F32 decode profile).
+// The GEMV of every output, all with D weights of the same columns (one x).
+// Several outputs (q/k/v, gate/up) share one parallel region: each thread
+// takes its rows of every matrix in turn and the threads meet once at the
+// end, where one region per matrix made them meet at each (a thread that
+// finishes its half early spins at the barrier: 10 % of a 1.26B F32 decode
+// profile). A cache-resident matrix keeps the whole call on one thread.
 template <DType D>
-void gemv_group_typed(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
+void gemv_outputs_typed(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
+  if (n_tokens == 0) return;
   thread_local std::vector<float> buffer;  // reused across calls
   const GemvInput input = prepare_input<D>(x, n_tokens, outputs.front().weights.cols, buffer);
   int threads = n_threads;
-  for (const MatmulOutput& output : outputs) threads = std::min(threads, threads_for_rows(output.weights, n_threads));
+  for (const MatmulOutput& output : outputs)
+    threads = std::min(threads, cache_resident(output.weights) ? 1 : threads_for_rows(output.weights, n_threads));
+  auto run = [&](int index, int count) {
+    for (const MatmulOutput& output : outputs) {
+      const RowRange range = thread_rows(output.weights.rows, index, count);
+      gemv_rows<D>(input, n_tokens, output.weights, range.begin, range.end, output.y);
+    }
+  };
+  if (threads <= 1) return run(0, 1);
 #pragma omp parallel num_threads(threads)
-  for (const MatmulOutput& output : outputs) {
-    const RowRange range = thread_rows(output.weights.rows, omp_get_thread_num(), omp_get_num_threads());
-    gemv_rows<D>(input, n_tokens, output.weights, range.begin, range.end, output.y);
+  run(omp_get_thread_num(), omp_get_num_threads());
+}
+
+void gemv_outputs(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
+  switch (outputs.front().weights.dtype) {
+    case DType::F32:
+      return gemv_outputs_typed<DType::F32>(x, n_tokens, outputs, n_threads);
+    case DType::F16:
+      return gemv_outputs_typed<DType::F16>(x, n_tokens, outputs, n_threads);
+    case DType::BF16:
+      return gemv_outputs_typed<DType::BF16>(x, n_tokens, outputs, n_threads);
   }
 }
 
@@ -261,17 +267,8 @@ int gemv_streams(DType dtype) { return dtype == DType::F32 ? kRowsFewTokens : kR
 
 void gemv(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
   check_shape(x, n_tokens, w, y);
-  switch (w.dtype) {
-    case DType::F32:
-      gemv_typed<DType::F32>(x, n_tokens, w, y, n_threads);
-      break;
-    case DType::F16:
-      gemv_typed<DType::F16>(x, n_tokens, w, y, n_threads);
-      break;
-    case DType::BF16:
-      gemv_typed<DType::BF16>(x, n_tokens, w, y, n_threads);
-      break;
-  }
+  const MatmulOutput output{w, y};
+  gemv_outputs(x, n_tokens, {&output, 1}, n_threads);
 }
 
 namespace {
@@ -336,8 +333,7 @@ enum class MatmulPath { kGemv, kGemmFp32, kGemmNative16, kBf16Tiles };
 MatmulPath choose_path(int64_t n_tokens, const WeightMatrix& w) {
   // A cache-resident matrix stays on the GEMV tiles whatever the token count:
   // its work is microseconds, less than oneDNN's first-call JIT per shape.
-  const bool cache_resident = w.rows * w.cols * static_cast<int64_t>(dtype_size(w.dtype)) < kMinParallelBytes;
-  if (cache_resident || w.cols == 0) return MatmulPath::kGemv;
+  if (cache_resident(w) || w.cols == 0) return MatmulPath::kGemv;
   if (w.dtype != DType::F32 && !onednn_native_16bit(w.dtype))  // widening W costs a pass over it first
     return n_tokens < kGemmWidenedMinTokens ? MatmulPath::kGemv : MatmulPath::kGemmFp32;
   if (n_tokens < (w.dtype == DType::F32 ? kGemmMinTokensF32 : kGemmMinTokens)) return MatmulPath::kGemv;
@@ -370,8 +366,7 @@ bool one_gemv_region(int64_t n_tokens, std::span<const MatmulOutput> outputs, in
   const WeightMatrix& first = outputs.front().weights;
   for (const MatmulOutput& output : outputs) {
     const WeightMatrix& w = output.weights;
-    const bool tiny = w.rows * w.cols * int64_t(dtype_size(w.dtype)) < kMinParallelBytes;
-    if (tiny || w.rows == 0 || w.dtype != first.dtype || w.cols != first.cols ||
+    if (cache_resident(w) || w.rows == 0 || w.dtype != first.dtype || w.cols != first.cols ||
         choose_path(n_tokens, w) != MatmulPath::kGemv)
       return false;
   }
@@ -382,16 +377,7 @@ bool one_gemv_region(int64_t n_tokens, std::span<const MatmulOutput> outputs, in
 
 void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
   for (const MatmulOutput& output : outputs) check_shape(x, n_tokens, output.weights, output.y);
-  if (one_gemv_region(n_tokens, outputs, n_threads)) {
-    switch (outputs.front().weights.dtype) {
-      case DType::F32:
-        return gemv_group_typed<DType::F32>(x, n_tokens, outputs, n_threads);
-      case DType::F16:
-        return gemv_group_typed<DType::F16>(x, n_tokens, outputs, n_threads);
-      case DType::BF16:
-        return gemv_group_typed<DType::BF16>(x, n_tokens, outputs, n_threads);
-    }
-  }
+  if (one_gemv_region(n_tokens, outputs, n_threads)) return gemv_outputs(x, n_tokens, outputs, n_threads);
   const uint16_t* x16 = nullptr;  // x rounded to x16_dtype, once some output needed it
   std::optional<DType> x16_dtype;
   for (const MatmulOutput& output : outputs) {
