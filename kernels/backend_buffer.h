@@ -2,14 +2,14 @@
 // BackendBuffer: an owned allocation in a backend's memory (host memory for
 // the CPU backend, device memory for CUDA), released when it goes away.
 // Scratch buffers grow with reserve() and keep their capacity.
-// Host-memory backends get plain aligned host memory that does not refer to
-// the backend, so such a buffer may outlive it; a GPU backend must outlive
-// its buffers.
+// Host-memory backends get allocate_host_memory()'s memory, which does not
+// refer to the backend, so such a buffer may outlive it; a GPU backend must
+// outlive its buffers.
 #include <cstdint>
-#include <cstdlib>
 #include <new>
 #include <utility>
 
+#include "core/host_memory.h"
 #include "kernels/backend.h"
 
 namespace slkv {
@@ -40,8 +40,9 @@ class BackendBuffer {
     if (data_ && bytes <= bytes_ && (host ? host_ : backend_ == &backend)) return;
     reset();
     if (host) {
-      // 64-byte aligned so that SIMD rows start on cache lines.
-      data_ = std::aligned_alloc(64, (static_cast<size_t>(bytes > 0 ? bytes : 1) + 63) / 64 * 64);
+      // Huge pages from 2 MiB on, as CpuBackend::allocate gives (weights
+      // and KV are read from these buffers).
+      data_ = allocate_host_memory(bytes);
       if (!data_) throw std::bad_alloc();
       host_ = true;
     } else {
@@ -52,7 +53,7 @@ class BackendBuffer {
   }
   void reset() {
     if (host_)
-      std::free(data_);
+      free_host_memory(data_);
     else if (backend_)
       backend_->release(data_);
     backend_ = nullptr;

@@ -162,7 +162,7 @@ int run_bench(int argc, char** argv) {
   // Measured with every core to itself (under mpirun the other ranks would
   // compete for them), each thread reading as many streams as the GEMV.
   const DType weight_dtype = model.weights().tensors().begin()->second.dtype;
-  const int streams = cpu::gemv_streams(weight_dtype);
+  const int streams = cpu::gemv_streams();
   const double bandwidth_gbps = cpu_alone ? measure_memory_read_bandwidth_gbps(threads, size_t(1) << 30, streams) : 0.0;
 
   nlohmann::json report = {

@@ -1,6 +1,5 @@
 #include "kernels/cpu/cpu_backend.h"
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,21 +31,13 @@ int64_t CpuBackend::free_memory_bytes() const {
   return static_cast<int64_t>(sysconf(_SC_AVPHYS_PAGES)) * sysconf(_SC_PAGESIZE);
 }
 
-// 64-byte aligned so that the SIMD kernels' rows start on cache lines. From
-// 2 MiB on, 2 MiB-aligned and marked for transparent huge pages: weights
-// streamed from huge pages decode at up to twice the bandwidth of 4 KiB
-// pages (fewer TLB misses and page walks per byte).
 void* CpuBackend::allocate(int64_t bytes) {
-  constexpr size_t kHugePage = size_t(2) << 20;
-  const size_t alignment = static_cast<size_t>(bytes) >= kHugePage ? kHugePage : 64;
-  const size_t size = (static_cast<size_t>(std::max<int64_t>(bytes, 1)) + alignment - 1) / alignment * alignment;
-  void* data = std::aligned_alloc(alignment, size);
+  void* data = allocate_host_memory(bytes);
   if (!data) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
-  if (alignment == kHugePage) madvise(data, size, MADV_HUGEPAGE);  // a hint: without THP it changes nothing
   return data;
 }
 
-void CpuBackend::release(void* data) { std::free(data); }
+void CpuBackend::release(void* data) { free_host_memory(data); }
 
 void CpuBackend::copy_from_host(void* dst, const void* host_src, int64_t bytes) {
   if (bytes > 0) std::memcpy(dst, host_src, static_cast<size_t>(bytes));

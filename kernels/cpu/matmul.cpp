@@ -74,10 +74,12 @@ GemvInput prepare_input(const float* x, int64_t n_tokens, int64_t cols, std::vec
   return {base, stride};
 }
 
-// y[t * y_stride + r] = W[r] . x[t] for R rows starting at w and T tokens:
-// one pass over the R weight rows, R*T independent FMA chains.
+// y[t * y_stride + r * y_row_step] = W[r] . x[t] for R rows, row r starting
+// at w + r * row_step, and T tokens: one pass over the R weight rows, R*T
+// independent FMA chains.
 template <DType D, int R, int T>
-inline void gemv_tile(const Elem<D>* w, int64_t cols, const float* x, int64_t x_stride, float* y, int64_t y_stride) {
+inline void gemv_tile(const Elem<D>* w, int64_t cols, int64_t row_step, int64_t prefetch_ahead, const float* x,
+                      int64_t x_stride, float* y, int64_t y_stride, int64_t y_row_step) {
   __m512 acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
@@ -90,11 +92,12 @@ inline void gemv_tile(const Elem<D>* w, int64_t cols, const float* x, int64_t x_
     }
     for (int r = 0; r < R; ++r) {
       __m512 w_lo, w_hi;
-      // The same line of the rows two tiles on: their streams are under way
-      // well before they start (one tile on gave +20-40% on 16-bit weights;
-      // two tiles on, 1.26B F32 model from DRAM: 63 GB/s against 55-58).
-      if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(w + (2 * R + r) * cols + c), _MM_HINT_T0);
-      load_weights(w + r * cols + c, w_lo, w_hi);
+      // The line prefetch_ahead elements on in the same stream, so it is
+      // under way well before the tile reaches it (with one-row streams in
+      // 4 KiB pages: +20-40% on 16-bit weights; 1.26B F32 model from DRAM:
+      // 63 GB/s against 55-58).
+      if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(w + r * row_step + prefetch_ahead + c), _MM_HINT_T0);
+      load_weights(w + r * row_step + c, w_lo, w_hi);
       for (int t = 0; t < T; ++t) {
         acc[r][t] = _mm512_fmadd_ps(w_lo, x_lo[t], acc[r][t]);
         acc[r][t] = _mm512_fmadd_ps(w_hi, x_hi[t], acc[r][t]);
@@ -109,46 +112,64 @@ inline void gemv_tile(const Elem<D>* w, int64_t cols, const float* x, int64_t x_
     step(c, [mask](const Elem<D>* p, __m512& lo, __m512& hi) { simd::load_pair_masked<D>(p, mask, lo, hi); }, false);
   }
 
-  simd::store_dot_sums(acc, y, y_stride);
+  simd::store_dot_sums(acc, y, y_stride, y_row_step);
 }
+
+// Where a tile's R rows lie: row_step elements apart in W, y_row_step apart
+// in y; each prefetches prefetch_ahead elements on.
+struct RowBlock {
+  int64_t cols, row_step, prefetch_ahead, y_row_step;
+};
 
 // R rows for every token, T tokens per pass (fewer for the last pass). The
 // rows come from memory in the first pass; later passes find them in cache.
 template <DType D, int R, int T>
-void gemv_row_block(const Elem<D>* w, int64_t cols, GemvInput x, int64_t n_tokens, float* y, int64_t y_stride) {
+void gemv_row_block(const Elem<D>* w, RowBlock rows, GemvInput x, int64_t n_tokens, float* y, int64_t y_stride) {
   int64_t t = 0;
   for (; t + T <= n_tokens; t += T)
-    gemv_tile<D, R, T>(w, cols, x.data + t * x.stride, x.stride, y + t * y_stride, y_stride);
+    gemv_tile<D, R, T>(w, rows.cols, rows.row_step, rows.prefetch_ahead, x.data + t * x.stride, x.stride,
+                       y + t * y_stride, y_stride, rows.y_row_step);
   if constexpr (T > 1) {
     if (t < n_tokens)
-      gemv_row_block<D, R, T - 1>(w, cols, {x.data + t * x.stride, x.stride}, n_tokens - t, y + t * y_stride, y_stride);
+      gemv_row_block<D, R, T - 1>(w, rows, {x.data + t * x.stride, x.stride}, n_tokens - t, y + t * y_stride, y_stride);
   }
 }
 
-// Rows [row_begin, row_end) of y for every token, R rows at a time.
+// Rows [row_begin, row_end) of y for every token, R rows at a time. The
+// rows are split into R contiguous runs and a tile takes the next row of
+// each run, so each of its R weight streams runs on through the whole run
+// (rows are contiguous) instead of ending after one row: the hardware
+// prefetchers keep long streams going. One token on 125M-shaped matrices in
+// huge pages (kernels_bench Decode), against R adjacent rows: F32 65.5 GB/s
+// against 57.5, BF16 52 against 46, with 70-73 GB/s of read bandwidth. The
+// rows left over (fewer than R) go one at a time.
 template <DType D, int R, int T>
 void gemv_rows_tiled(GemvInput x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
                      float* y) {
   const auto* weights = static_cast<const Elem<D>*>(w.data);
-  int64_t r = row_begin;
-  for (; r + R <= row_end; r += R) gemv_row_block<D, R, T>(weights + r * w.cols, w.cols, x, n_tokens, y + r, w.rows);
-  for (; r < row_end; ++r) gemv_row_block<D, 1, T>(weights + r * w.cols, w.cols, x, n_tokens, y + r, w.rows);
+  const int64_t cols = w.cols;
+  const int64_t run_rows = (row_end - row_begin) / R;
+  // Each stream prefetches its own line two rows on.
+  const RowBlock runs{cols, run_rows * cols, 2 * cols, run_rows};
+  for (int64_t i = 0; i < run_rows; ++i)
+    gemv_row_block<D, R, T>(weights + (row_begin + i) * cols, runs, x, n_tokens, y + row_begin + i, w.rows);
+  const RowBlock one{cols, cols, 2 * cols, 1};
+  for (int64_t r = row_begin + R * run_rows; r < row_end; ++r)
+    gemv_row_block<D, 1, T>(weights + r * cols, one, x, n_tokens, y + r, w.rows);
 }
 
-// Tile shapes keep R*T accumulators at 16 of the 32 vector registers. Eight
-// rows are eight concurrent weight streams: more memory requests in flight,
-// which the 16-bit kernels need to reach full bandwidth (measured +20%).
-// One 16-bit token takes sixteen rows, as many bytes in flight as eight F32
-// rows (1.26B BF16 model from DRAM: 44 GB/s against 39). With more tokens,
-// four rows leave room for four tokens' accumulators.
-constexpr int kRows16BitToken = 16;
+// Tile shapes keep R*T accumulators at 16 of the 32 vector registers. Up to
+// two tokens, eight rows: eight concurrent weight streams per thread, which
+// the 16-bit kernels need to reach full bandwidth (measured +20% over four
+// adjacent rows). Sixteen streams (as many bytes in flight for 16-bit
+// weights as eight F32 ones) helped while streams were one row long; with
+// long streams they read less (BF16 44-48 GB/s against 52). With more
+// tokens, four rows leave room for four tokens' accumulators.
 constexpr int kRowsFewTokens = 8;
 
 template <DType D>
 void gemv_rows(GemvInput x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end, float* y) {
-  if (n_tokens == 1 && D != DType::F32)
-    gemv_rows_tiled<D, kRows16BitToken, 1>(x, n_tokens, w, row_begin, row_end, y);
-  else if (n_tokens <= 2)
+  if (n_tokens <= 2)
     gemv_rows_tiled<D, kRowsFewTokens, 2>(x, n_tokens, w, row_begin, row_end, y);
   else
     gemv_rows_tiled<D, 4, 4>(x, n_tokens, w, row_begin, row_end, y);
@@ -263,7 +284,7 @@ void gemv_outputs(const float* x, int64_t n_tokens, std::span<const MatmulOutput
 
 }  // namespace
 
-int gemv_streams(DType dtype) { return dtype == DType::F32 ? kRowsFewTokens : kRows16BitToken; }
+int gemv_streams() { return kRowsFewTokens; }
 
 void gemv(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
   check_shape(x, n_tokens, w, y);

@@ -28,10 +28,10 @@ constexpr int64_t kGemmWidenedMinTokens = 16;
 // 15.4 / 20.3 at 32, level at 64).
 constexpr int64_t kBf16TilesMaxTokens = 32;
 
-// Weight rows one thread of gemv() streams at once for a single token: 8 for
-// F32, 16 for 16-bit weights (the same bytes in flight). Benchmarks measure
-// the read bandwidth with as many streams.
-int gemv_streams(DType dtype);
+// Weight streams one thread of gemv() reads at once for a single token (8,
+// whatever the weight type). Benchmarks measure the read bandwidth with as
+// many streams.
+int gemv_streams();
 
 // Picks the GEMV tiles, the BF16 register tiles or gemm() by the number of
 // tokens and the weight type.

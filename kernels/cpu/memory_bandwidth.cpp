@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <memory>
 
 #include "kernels/cpu/simd.h"
 #include "core/error.h"
+#include "core/host_memory.h"
 
 namespace slkv {
 namespace {
@@ -16,8 +16,8 @@ namespace {
 constexpr size_t kVectorBytes = 64;
 constexpr int kPasses = 5;
 
-struct FreeDeleter {
-  void operator()(float* p) const { std::free(p); }
+struct HostMemoryDeleter {
+  void operator()(float* p) const { free_host_memory(p); }
 };
 
 // Sums vectors [begin, end) read as kStreams interleaved sequential streams,
@@ -45,8 +45,10 @@ double measure_memory_read_bandwidth_gbps(int n_threads, size_t bytes, int strea
   SLKV_CHECK(n_threads >= 1, "n_threads " << n_threads);
   SLKV_CHECK(streams == 8 || streams == 16, "streams " << streams << " (8 or 16)");
   const size_t n_vectors = std::max<size_t>(bytes / kVectorBytes, 1);
-  std::unique_ptr<float, FreeDeleter> buffer(
-      static_cast<float*>(std::aligned_alloc(kVectorBytes, n_vectors * kVectorBytes)));
+  // The memory the weights live in (huge pages), so that both see the same
+  // TLB costs.
+  std::unique_ptr<float, HostMemoryDeleter> buffer(
+      static_cast<float*>(allocate_host_memory(static_cast<int64_t>(n_vectors * kVectorBytes))));
   SLKV_CHECK(buffer, "cannot allocate " << bytes << " bytes");
   float* data = buffer.get();
 

@@ -217,15 +217,15 @@ inline __m512 sum_lanes_16(const __m512 d[16]) {
 // (BF16 register tiles at 16 tokens, 125M-shaped step: 10.0-10.4 -> 9.5-9.7
 // ms; the memory-bound F32 GEMV tiles level).
 template <int R, int T>
-inline void store_dot_sums(const __m512 (&acc)[R][T], float* y, int64_t y_stride) {
+inline void store_dot_sums(const __m512 (&acc)[R][T], float* y, int64_t y_stride, int64_t y_row_step = 1) {
   if constexpr (R * T == 16) {
     alignas(64) float sums[16];
     _mm512_store_ps(sums, sum_lanes_16(&acc[0][0]));
     for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) y[t * y_stride + r] = sums[r * T + t];
+      for (int t = 0; t < T; ++t) y[t * y_stride + r * y_row_step] = sums[r * T + t];
   } else {
     for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) y[t * y_stride + r] = _mm512_reduce_add_ps(acc[r][t]);
+      for (int t = 0; t < T; ++t) y[t * y_stride + r * y_row_step] = _mm512_reduce_add_ps(acc[r][t]);
   }
 }
 
