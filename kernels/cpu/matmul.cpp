@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -246,12 +247,29 @@ bool cache_resident(const WeightMatrix& w) {
   return w.rows * w.cols * static_cast<int64_t>(dtype_size(w.dtype)) < kMinParallelBytes;
 }
 
+// The last rows of every output, from a fraction of its rows on, go to
+// whichever thread is free first, in chunks of kTailChunkRows: a thread
+// slowed down (an interrupt, another guest on the host) then no longer holds
+// the others at the region's end barrier. Chunks keep y's lines to one
+// thread (a multiple of kRowAlign) and are long enough for the tiles'
+// streams (64 rows: 8 per stream).
+constexpr int64_t kTailChunkRows = 64;
+constexpr int64_t kTailFractionDivisor = 8;  // the last 1/8 of the rows
+
+// Where an output's statically split rows end and its tail chunks begin.
+int64_t tail_begin(const WeightMatrix& w, int threads) {
+  if (threads <= 1) return w.rows;
+  const int64_t tail_rows = w.rows / kTailFractionDivisor / kTailChunkRows * kTailChunkRows;
+  return w.rows - tail_rows;
+}
+
 // The GEMV of every output, all with D weights of the same columns (one x).
 // Several outputs (q/k/v, gate/up) share one parallel region: each thread
-// takes its rows of every matrix in turn and the threads meet once at the
-// end, where one region per matrix made them meet at each (a thread that
-// finishes its half early spins at the barrier: 10 % of a 1.26B F32 decode
-// profile). A cache-resident matrix keeps the whole call on one thread.
+// takes its share of every matrix's rows in turn, then tail chunks until
+// none is left, and the threads meet once at the end, where one region per
+// matrix made them meet at each (a thread that finishes its half early spins
+// at the barrier: 10 % of a 1.26B F32 decode profile). A cache-resident
+// matrix keeps the whole call on one thread.
 template <DType D>
 void gemv_outputs_typed(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
   if (n_tokens == 0) return;
@@ -260,10 +278,27 @@ void gemv_outputs_typed(const float* x, int64_t n_tokens, std::span<const Matmul
   int threads = n_threads;
   for (const MatmulOutput& output : outputs)
     threads = std::min(threads, cache_resident(output.weights) ? 1 : threads_for_rows(output.weights, n_threads));
+  int64_t n_chunks = 0;
+  for (const MatmulOutput& output : outputs)
+    n_chunks += (output.weights.rows - tail_begin(output.weights, threads)) / kTailChunkRows;
+  std::atomic<int64_t> next_chunk{0};
   auto run = [&](int index, int count) {
     for (const MatmulOutput& output : outputs) {
-      const RowRange range = thread_rows(output.weights.rows, index, count);
+      const RowRange range = thread_rows(tail_begin(output.weights, threads), index, count);
       gemv_rows<D>(input, n_tokens, output.weights, range.begin, range.end, output.y);
+    }
+    for (int64_t chunk = next_chunk++; chunk < n_chunks; chunk = next_chunk++) {
+      for (const MatmulOutput& output : outputs) {  // find the chunk's output
+        const int64_t begin = tail_begin(output.weights, threads);
+        const int64_t chunks = (output.weights.rows - begin) / kTailChunkRows;
+        if (chunk >= chunks) {
+          chunk -= chunks;
+          continue;
+        }
+        const int64_t first = begin + chunk * kTailChunkRows;
+        gemv_rows<D>(input, n_tokens, output.weights, first, first + kTailChunkRows, output.y);
+        break;
+      }
     }
   };
   if (threads <= 1) return run(0, 1);

@@ -92,7 +92,8 @@ void expect_matches_reference(const std::vector<float>& x, int64_t n_tokens, con
         magnitude += std::abs(term);
       }
       const double got = y[t * w.rows + r];
-      if (std::abs(got - sum) > kRelative * magnitude + 1e-7 && ++failures <= 5)
+      // Written this way round, a y left NaN (never computed) fails too.
+      if (!(std::abs(got - sum) <= kRelative * magnitude + 1e-7) && ++failures <= 5)
         ADD_FAILURE() << "token " << t << " row " << r << ": got " << got << ", want " << sum;
     }
   }
@@ -217,6 +218,28 @@ TEST_P(MatmulTest, GroupEqualsSeparateProducts) {
         {c.view(), grouped[2].data()}, {d.view(), grouped[3].data()}};
     cpu::matmul_group(x.data(), n_tokens, outputs, 2);
     for (size_t i = 0; i < grouped.size(); ++i) EXPECT_EQ(grouped[i], separate[i]) << "output " << i;
+  }
+}
+
+// Past 7/8 of its rows, each output's rows go to whichever thread is free,
+// in 64-row chunks taken across the whole group: every row is computed, once
+// (y starts as NaN).
+TEST_P(MatmulTest, GroupTailChunksCoverEveryRow) {
+  std::mt19937 rng(5);
+  const TestMatrix a = random_matrix(GetParam(), 1100, 160, rng);  // 2 chunks, odd row count
+  const TestMatrix b = random_matrix(GetParam(), 777, 160, rng);   // 1 chunk
+  const TestMatrix c = random_matrix(GetParam(), 2048, 160, rng);  // 4 chunks
+  for (int64_t n_tokens : {1, 2, 3}) {
+    SCOPED_TRACE(::testing::Message() << "n_tokens=" << n_tokens);
+    const std::vector<float> x = random_vector(size_t(n_tokens * 160), rng);
+    std::vector<std::vector<float>> grouped;
+    for (const TestMatrix* m : {&a, &b, &c}) grouped.emplace_back(size_t(n_tokens * m->rows), NAN);
+    const MatmulOutput outputs[] = {
+        {a.view(), grouped[0].data()}, {b.view(), grouped[1].data()}, {c.view(), grouped[2].data()}};
+    cpu::matmul_group(x.data(), n_tokens, outputs, 2);
+    expect_matches_reference(x, n_tokens, a, grouped[0]);
+    expect_matches_reference(x, n_tokens, b, grouped[1]);
+    expect_matches_reference(x, n_tokens, c, grouped[2]);
   }
 }
 
