@@ -13,10 +13,11 @@ namespace slkv::cpu {
 // 16-bit weights the CPU multiplies natively, and for F32 weights from
 // kGemmMinTokensF32; below it the GEMV tiles are faster. F32, 125M-shaped
 // model, 2 threads, weights in huge pages, ms per step GEMV tiles / oneDNN:
-// 11.6-11.9 / 13.8-17.1 at 4 tokens, level at 8, 19.5-20.6 / 18.3 at 12,
-// 23.4-24.3 / 20.3 at 16 (kernels_bench DecodeBatchPath, AMD EPYC Zen 5).
+// 12.7-12.9 / 18.6-18.8 at 4 tokens, 17.8-19.9 / 21.0-21.2 at 8, level at
+// 12, 27.5-30.1 / 25.4-26.1 at 16 (kernels_bench DecodeBatchPath, AMD EPYC
+// Zen 5, GEMV tiles reading long streams).
 constexpr int64_t kGemmMinTokens = 4;
-constexpr int64_t kGemmMinTokensF32 = 8;
+constexpr int64_t kGemmMinTokensF32 = 12;
 // The same switch for 16-bit weights the CPU cannot multiply natively (F16
 // without AVX512-FP16): their GEMM widens W to fp32 first, which pays off
 // only from more tokens.

@@ -113,7 +113,7 @@ const Shape kShapes[] = {{1, 1},    {3, 5},     {7, 16},     {5, 31},     {17, 3
                          {64, 64},  {33, 100},  {130, 255},  {257, 1000}, {1030, 70}};
 // Every GEMV tile remainder (1..4 tokens) and both sides of kGemmMinTokens,
 // kGemmMinTokensF32 and kGemmWidenedMinTokens.
-const int64_t kTokenCounts[] = {1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 33, 64};
+const int64_t kTokenCounts[] = {1, 2, 3, 4, 5, 7, 8, 11, 12, 15, 16, 17, 33, 64};
 
 // What each path is checked against: the x it multiplies (the error allowed
 // is 1e-5 of sum |x*w| in every case).
