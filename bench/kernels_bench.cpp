@@ -375,6 +375,7 @@ BENCHMARK(AttentionDecodeBatch)
     ->ArgNames({"batch", "context", "heads", "kv", "dim", "layers", "threads"})
     ->Args({16, 384, 12, 4, 64, 12, 2})
     ->Args({4, 4000, 12, 4, 64, 12, 2})
+    ->Args({1, 320, 16, 8, 128, 24, 2})  // a 1.26B-model decode step (head_dim 128, 16/8 heads)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(AttentionPrefill)
