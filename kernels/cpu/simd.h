@@ -211,11 +211,11 @@ inline __m512 sum_lanes_16(const __m512 d[16]) {
                        _mm512_shuffle_f32x4(s01, s23, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-// y[t * y_stride + r] = the sum of acc[r][t]'s lanes: the dot products of a
-// GEMV tile of R rows and T tokens. With 16 accumulators, one transposing
-// reduction: 45 shuffles and adds instead of 16 horizontal sums of 8 each
-// (BF16 register tiles at 16 tokens, 125M-shaped step: 10.0-10.4 -> 9.5-9.7
-// ms; the memory-bound F32 GEMV tiles level).
+// y[t * y_stride + r * y_row_step] = the sum of acc[r][t]'s lanes: the dot
+// products of a GEMV tile of R rows and T tokens. With 16 accumulators, one
+// transposing reduction: 45 shuffles and adds instead of 16 horizontal sums
+// of 8 each (BF16 register tiles at 16 tokens, 125M-shaped step: 10.0-10.4
+// -> 9.5-9.7 ms; the memory-bound F32 GEMV tiles level).
 template <int R, int T>
 inline void store_dot_sums(const __m512 (&acc)[R][T], float* y, int64_t y_stride, int64_t y_row_step = 1) {
   if constexpr (R * T == 16) {
