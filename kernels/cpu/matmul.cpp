@@ -79,8 +79,8 @@ GemvInput prepare_input(const float* x, int64_t n_tokens, int64_t cols, std::vec
 // at w + r * row_step, and T tokens: one pass over the R weight rows, R*T
 // independent FMA chains.
 template <DType D, int R, int T>
-inline void gemv_tile(const Elem<D>* w, int64_t cols, int64_t row_step, int64_t prefetch_ahead, const float* x,
-                      int64_t x_stride, float* y, int64_t y_stride, int64_t y_row_step) {
+inline void gemv_tile(const Elem<D>* w, int64_t cols, int64_t row_step, const float* x, int64_t x_stride, float* y,
+                      int64_t y_stride, int64_t y_row_step) {
   __m512 acc[R][T];
   for (int r = 0; r < R; ++r)
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
@@ -93,11 +93,11 @@ inline void gemv_tile(const Elem<D>* w, int64_t cols, int64_t row_step, int64_t 
     }
     for (int r = 0; r < R; ++r) {
       __m512 w_lo, w_hi;
-      // The line prefetch_ahead elements on in the same stream, so it is
-      // under way well before the tile reaches it (with one-row streams in
-      // 4 KiB pages: +20-40% on 16-bit weights; 1.26B F32 model from DRAM:
-      // 63 GB/s against 55-58).
-      if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(w + r * row_step + prefetch_ahead + c), _MM_HINT_T0);
+      // The line two rows on in the same stream (a row's successor in its
+      // run is the next row in memory), so it is under way well before the
+      // tile reaches it (with one-row streams in 4 KiB pages: +20-40% on
+      // 16-bit weights; 1.26B F32 model from DRAM: 63 GB/s against 55-58).
+      if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(w + r * row_step + 2 * cols + c), _MM_HINT_T0);
       load_weights(w + r * row_step + c, w_lo, w_hi);
       for (int t = 0; t < T; ++t) {
         acc[r][t] = _mm512_fmadd_ps(w_lo, x_lo[t], acc[r][t]);
@@ -117,9 +117,9 @@ inline void gemv_tile(const Elem<D>* w, int64_t cols, int64_t row_step, int64_t 
 }
 
 // Where a tile's R rows lie: row_step elements apart in W, y_row_step apart
-// in y; each prefetches prefetch_ahead elements on.
+// in y.
 struct RowBlock {
-  int64_t cols, row_step, prefetch_ahead, y_row_step;
+  int64_t cols, row_step, y_row_step;
 };
 
 // R rows for every token, T tokens per pass (fewer for the last pass). The
@@ -128,8 +128,8 @@ template <DType D, int R, int T>
 void gemv_row_block(const Elem<D>* w, RowBlock rows, GemvInput x, int64_t n_tokens, float* y, int64_t y_stride) {
   int64_t t = 0;
   for (; t + T <= n_tokens; t += T)
-    gemv_tile<D, R, T>(w, rows.cols, rows.row_step, rows.prefetch_ahead, x.data + t * x.stride, x.stride,
-                       y + t * y_stride, y_stride, rows.y_row_step);
+    gemv_tile<D, R, T>(w, rows.cols, rows.row_step, x.data + t * x.stride, x.stride, y + t * y_stride, y_stride,
+                       rows.y_row_step);
   if constexpr (T > 1) {
     if (t < n_tokens)
       gemv_row_block<D, R, T - 1>(w, rows, {x.data + t * x.stride, x.stride}, n_tokens - t, y + t * y_stride, y_stride);
@@ -150,11 +150,10 @@ void gemv_rows_tiled(GemvInput x, int64_t n_tokens, const WeightMatrix& w, int64
   const auto* weights = static_cast<const Elem<D>*>(w.data);
   const int64_t cols = w.cols;
   const int64_t run_rows = (row_end - row_begin) / R;
-  // Each stream prefetches its own line two rows on.
-  const RowBlock runs{cols, run_rows * cols, 2 * cols, run_rows};
+  const RowBlock runs{cols, run_rows * cols, run_rows};
   for (int64_t i = 0; i < run_rows; ++i)
     gemv_row_block<D, R, T>(weights + (row_begin + i) * cols, runs, x, n_tokens, y + row_begin + i, w.rows);
-  const RowBlock one{cols, cols, 2 * cols, 1};
+  const RowBlock one{cols, cols, 1};
   for (int64_t r = row_begin + R * run_rows; r < row_end; ++r)
     gemv_row_block<D, 1, T>(weights + r * cols, one, x, n_tokens, y + r, w.rows);
 }
@@ -256,12 +255,12 @@ bool cache_resident(const WeightMatrix& w) {
 constexpr int64_t kTailChunkRows = 64;
 constexpr int64_t kTailFractionDivisor = 8;  // the last 1/8 of the rows
 
-// Where an output's statically split rows end and its tail chunks begin.
-int64_t tail_begin(const WeightMatrix& w, int threads) {
-  if (threads <= 1) return w.rows;
-  const int64_t tail_rows = w.rows / kTailFractionDivisor / kTailChunkRows * kTailChunkRows;
-  return w.rows - tail_rows;
+// How many tail chunks an output has, and where its statically split rows
+// end and they begin.
+int64_t tail_chunks(const WeightMatrix& w, int threads) {
+  return threads <= 1 ? 0 : w.rows / kTailFractionDivisor / kTailChunkRows;
 }
+int64_t tail_begin(const WeightMatrix& w, int threads) { return w.rows - tail_chunks(w, threads) * kTailChunkRows; }
 
 // The GEMV of every output, all with D weights of the same columns (one x).
 // Several outputs (q/k/v, gate/up) share one parallel region: each thread
@@ -279,8 +278,7 @@ void gemv_outputs_typed(const float* x, int64_t n_tokens, std::span<const Matmul
   for (const MatmulOutput& output : outputs)
     threads = std::min(threads, cache_resident(output.weights) ? 1 : threads_for_rows(output.weights, n_threads));
   int64_t n_chunks = 0;
-  for (const MatmulOutput& output : outputs)
-    n_chunks += (output.weights.rows - tail_begin(output.weights, threads)) / kTailChunkRows;
+  for (const MatmulOutput& output : outputs) n_chunks += tail_chunks(output.weights, threads);
   std::atomic<int64_t> next_chunk{0};
   auto run = [&](int index, int count) {
     for (const MatmulOutput& output : outputs) {
@@ -291,10 +289,9 @@ void gemv_outputs_typed(const float* x, int64_t n_tokens, std::span<const Matmul
     for (int64_t chunk = next_chunk++; chunk < n_chunks; chunk = next_chunk++) {
       int64_t index = chunk;
       for (const MatmulOutput& output : outputs) {
-        const int64_t begin = tail_begin(output.weights, threads);
-        const int64_t chunks = (output.weights.rows - begin) / kTailChunkRows;
+        const int64_t chunks = tail_chunks(output.weights, threads);
         if (index < chunks) {
-          const int64_t first = begin + index * kTailChunkRows;
+          const int64_t first = tail_begin(output.weights, threads) + index * kTailChunkRows;
           gemv_rows<D>(input, n_tokens, output.weights, first, first + kTailChunkRows, output.y);
           break;
         }
