@@ -262,28 +262,22 @@ int64_t tail_chunks(const WeightMatrix& w, int threads) {
 }
 int64_t tail_begin(const WeightMatrix& w, int threads) { return w.rows - tail_chunks(w, threads) * kTailChunkRows; }
 
-// The GEMV of every output, all with D weights of the same columns (one x).
-// Several outputs (q/k/v, gate/up) share one parallel region: each thread
-// takes its share of every matrix's rows in turn, then tail chunks until
-// none is left, and the threads meet once at the end, where one region per
-// matrix made them meet at each (a thread that finishes its half early spins
-// at the barrier: 10 % of a 1.26B F32 decode profile). A cache-resident
-// matrix keeps the whole call on one thread.
-template <DType D>
-void gemv_outputs_typed(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
-  if (n_tokens == 0) return;
-  thread_local std::vector<float> buffer;  // reused across calls
-  const GemvInput input = prepare_input<D>(x, n_tokens, outputs.front().weights.cols, buffer);
-  int threads = n_threads;
-  for (const MatmulOutput& output : outputs)
-    threads = std::min(threads, cache_resident(output.weights) ? 1 : threads_for_rows(output.weights, n_threads));
+// Runs rows_fn(output, row_begin, row_end) over all rows of every output on
+// `threads` threads. Several outputs (q/k/v, gate/up) share one parallel
+// region: each thread takes its share of every matrix's rows in turn, then
+// tail chunks until none is left, and the threads meet once at the end,
+// where one region per matrix made them meet at each (a thread that
+// finishes its half early spins at the barrier: 10 % of a 1.26B F32 decode
+// profile).
+template <typename RowsFn>
+void for_output_rows(std::span<const MatmulOutput> outputs, int threads, RowsFn rows_fn) {
   int64_t n_chunks = 0;
   for (const MatmulOutput& output : outputs) n_chunks += tail_chunks(output.weights, threads);
   std::atomic<int64_t> next_chunk{0};
   auto run = [&](int index, int count) {
     for (const MatmulOutput& output : outputs) {
       const RowRange range = thread_rows(tail_begin(output.weights, threads), index, count);
-      gemv_rows<D>(input, n_tokens, output.weights, range.begin, range.end, output.y);
+      if (range.end > range.begin) rows_fn(output, range.begin, range.end);
     }
     // Then tail chunks, numbered across the outputs in order, until none is left.
     for (int64_t chunk = next_chunk++; chunk < n_chunks; chunk = next_chunk++) {
@@ -292,7 +286,7 @@ void gemv_outputs_typed(const float* x, int64_t n_tokens, std::span<const Matmul
         const int64_t chunks = tail_chunks(output.weights, threads);
         if (index < chunks) {
           const int64_t first = tail_begin(output.weights, threads) + index * kTailChunkRows;
-          gemv_rows<D>(input, n_tokens, output.weights, first, first + kTailChunkRows, output.y);
+          rows_fn(output, first, first + kTailChunkRows);
           break;
         }
         index -= chunks;
@@ -302,6 +296,21 @@ void gemv_outputs_typed(const float* x, int64_t n_tokens, std::span<const Matmul
   if (threads <= 1) return run(0, 1);
 #pragma omp parallel num_threads(threads)
   run(omp_get_thread_num(), omp_get_num_threads());
+}
+
+// The GEMV of every output, all with D weights of the same columns (one x).
+// A cache-resident matrix keeps the whole call on one thread.
+template <DType D>
+void gemv_outputs_typed(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
+  if (n_tokens == 0) return;
+  thread_local std::vector<float> buffer;  // reused across calls
+  const GemvInput input = prepare_input<D>(x, n_tokens, outputs.front().weights.cols, buffer);
+  int threads = n_threads;
+  for (const MatmulOutput& output : outputs)
+    threads = std::min(threads, cache_resident(output.weights) ? 1 : threads_for_rows(output.weights, n_threads));
+  for_output_rows(outputs, threads, [&](const MatmulOutput& output, int64_t row_begin, int64_t row_end) {
+    gemv_rows<D>(input, n_tokens, output.weights, row_begin, row_end, output.y);
+  });
 }
 
 void gemv_outputs(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
@@ -367,10 +376,18 @@ const uint16_t* rounded_input(const float* x, int64_t n_tokens, int64_t cols, DT
 }
 
 // The batched-decode path for BF16 weights on CPUs with AVX512-BF16, given
-// x already rounded to BF16: register tiles, W's rows split across threads.
-void bf16_tiles(const uint16_t* x16, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
-  for_row_slices(n_tokens, w, n_threads,
-                 [&](RowRange range) { bf16_dot_rows(x16, n_tokens, w, range.begin, range.end, y); });
+// x already rounded to BF16: register tiles, scheduled as the GEMV's are
+// (one region for all outputs, tail chunks). All outputs have x's columns.
+void bf16_tiles(const uint16_t* x16, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
+  int threads = n_threads;
+  for (const MatmulOutput& output : outputs) {
+    const WeightMatrix& w = output.weights;
+    const bool tiny = w.rows * w.cols * n_tokens < kMinParallelGemmMacs;
+    threads = std::min(threads, tiny ? 1 : threads_for_rows(w, n_threads));
+  }
+  for_output_rows(outputs, threads, [&](const MatmulOutput& output, int64_t row_begin, int64_t row_end) {
+    bf16_dot_rows(x16, n_tokens, output.weights, row_begin, row_end, output.y);
+  });
 }
 
 // gemm() for 16-bit weights given x already rounded to w.dtype.
@@ -413,25 +430,33 @@ void gemm(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int
 
 namespace {
 
-// True when every output takes the multi-threaded GEMV with the same weight
-// type and columns: one parallel region can run them all.
-bool one_gemv_region(int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
-  if (outputs.size() < 2 || n_threads < 2 || n_tokens == 0) return false;
+// The path every output of a group takes, where they can share one parallel
+// region: the multi-threaded GEMV or the BF16 register tiles, all with the
+// same weight type and columns. Empty where they cannot.
+std::optional<MatmulPath> one_region_path(int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
+  if (outputs.size() < 2 || n_threads < 2 || n_tokens == 0) return std::nullopt;
   const WeightMatrix& first = outputs.front().weights;
+  const MatmulPath path = choose_path(n_tokens, first);
+  if (path != MatmulPath::kGemv && path != MatmulPath::kBf16Tiles) return std::nullopt;
   for (const MatmulOutput& output : outputs) {
     const WeightMatrix& w = output.weights;
     if (cache_resident(w) || w.rows == 0 || w.dtype != first.dtype || w.cols != first.cols ||
-        choose_path(n_tokens, w) != MatmulPath::kGemv)
-      return false;
+        choose_path(n_tokens, w) != path)
+      return std::nullopt;
   }
-  return true;
+  return path;
 }
 
 }  // namespace
 
 void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
   for (const MatmulOutput& output : outputs) check_shape(x, n_tokens, output.weights, output.y);
-  if (one_gemv_region(n_tokens, outputs, n_threads)) return gemv_outputs(x, n_tokens, outputs, n_threads);
+  const std::optional<MatmulPath> shared_path = one_region_path(n_tokens, outputs, n_threads);
+  if (shared_path == MatmulPath::kGemv) return gemv_outputs(x, n_tokens, outputs, n_threads);
+  if (shared_path == MatmulPath::kBf16Tiles) {
+    const WeightMatrix& first = outputs.front().weights;
+    return bf16_tiles(rounded_input(x, n_tokens, first.cols, first.dtype), n_tokens, outputs, n_threads);
+  }
   const uint16_t* x16 = nullptr;  // x rounded to x16_dtype, once some output needed it
   std::optional<DType> x16_dtype;
   for (const MatmulOutput& output : outputs) {
@@ -451,7 +476,7 @@ void matmul_group(const float* x, int64_t n_tokens, std::span<const MatmulOutput
           x16_dtype = w.dtype;
         }
         if (path == MatmulPath::kBf16Tiles)
-          bf16_tiles(x16, n_tokens, w, output.y, n_threads);
+          bf16_tiles(x16, n_tokens, {&output, 1}, n_threads);
         else
           gemm_native_16bit(x16, n_tokens, w, output.y, n_threads);
         break;
