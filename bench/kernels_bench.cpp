@@ -12,7 +12,11 @@
 //    with ~40 such calls per token.
 //  * AttentionDecode / AttentionDecodeBatch / AttentionPrefill: the attention
 //    kernel for one decode row, a decode batch over 12 layers, a prompt.
+//  * ComputePeak/<instruction>/threads: the multiply-add peak the matmuls
+//    are held against, fp32 FMA (vfmadd) or BF16 pairs (vdpbf16ps), 16
+//    independent chains per thread in registers; "GFLOP/s".
 #include <benchmark/benchmark.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdint>
@@ -21,8 +25,10 @@
 #include <vector>
 
 #include "kernels/backend.h"
+#include "kernels/cpu/bf16_dot_tiles.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/memory_bandwidth.h"
+#include "kernels/cpu/simd.h"  // immintrin.h, without GCC 12's false warnings
 
 namespace {
 
@@ -330,6 +336,52 @@ void AttentionPrefill(benchmark::State& state) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// One thread's share of ComputePeak: `steps` rounds of 16 independent
+// multiply-add chains (enough to cover the instruction's latency on both
+// FMA pipes); returns a value of the result so nothing is optimised away.
+constexpr int kPeakChains = 16;
+
+float fma_chains(int64_t steps) {
+  __m512 acc[kPeakChains];
+  for (int i = 0; i < kPeakChains; ++i) acc[i] = _mm512_set1_ps(1e-3f * float(i));
+  const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-6f);
+  for (int64_t s = 0; s < steps; ++s)
+#pragma GCC unroll 16
+    for (int i = 0; i < kPeakChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  __m512 total = acc[0];
+  for (int i = 1; i < kPeakChains; ++i) total = _mm512_add_ps(total, acc[i]);
+  return _mm512_reduce_add_ps(total);
+}
+
+__attribute__((target("avx512f,avx512bf16"))) float dpbf16_chains(int64_t steps) {
+  __m512 acc[kPeakChains];
+  for (int i = 0; i < kPeakChains; ++i) acc[i] = _mm512_set1_ps(1e-3f * float(i));
+  const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3380);  // 1, ~6e-8
+  for (int64_t s = 0; s < steps; ++s)
+#pragma GCC unroll 16
+    for (int i = 0; i < kPeakChains; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+  __m512 total = acc[0];
+  for (int i = 1; i < kPeakChains; ++i) total = _mm512_add_ps(total, acc[i]);
+  return _mm512_reduce_add_ps(total);
+}
+
+void ComputePeak(benchmark::State& state) {
+  const bool bf16 = state.range(0) == 1;
+  const int threads = int(state.range(1));
+  if (bf16 && !slkv::cpu::bf16_dot_supported()) return state.SkipWithError("no AVX512-BF16 on this CPU");
+  constexpr int64_t kSteps = 1 << 22;
+  float sink = 0.f;
+  for (auto _ : state) {
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+    sink += bf16 ? dpbf16_chains(kSteps) : fma_chains(kSteps);
+  }
+  benchmark::DoNotOptimize(sink);
+  // Per instruction: 16 lanes x 2 flops (FMA) or 32 BF16 pairs x 2 flops.
+  const double flops = double(kSteps) * kPeakChains * (bf16 ? 64.0 : 32.0) * threads;
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(bf16 ? "vdpbf16ps" : "vfmadd fp32");
+}
+
 BENCHMARK(Decode)
     ->ArgNames({"dtype", "tokens", "threads", "grouped"})
     ->ArgsProduct({{0, 1, 2}, {1}, {1, 2}, {0}})
@@ -376,6 +428,11 @@ BENCHMARK(AttentionDecodeBatch)
     ->Args({16, 384, 12, 4, 64, 12, 2})
     ->Args({4, 4000, 12, 4, 64, 12, 2})
     ->Args({1, 320, 16, 8, 128, 24, 2})  // a 1.26B-model decode step (head_dim 128, 16/8 heads)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(ComputePeak)
+    ->ArgNames({"bf16", "threads"})
+    ->ArgsProduct({{0, 1}, {1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(AttentionPrefill)
