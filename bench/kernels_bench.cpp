@@ -338,28 +338,25 @@ void AttentionPrefill(benchmark::State& state) {
 
 // One thread's share of ComputePeak: `steps` rounds of 16 independent
 // multiply-add chains (enough to cover the instruction's latency on both
-// FMA pipes); returns a value of the result so nothing is optimised away.
+// FMA pipes), fp32 FMAs or vdpbf16ps; returns a value of the result so
+// nothing is optimised away. Compiled for AVX512-BF16 whatever -march says;
+// the BF16 one runs only where the CPU has it.
 constexpr int kPeakChains = 16;
 
-float fma_chains(int64_t steps) {
+template <bool kBf16>
+__attribute__((target("avx512f,avx512bf16"))) float multiply_add_chains(int64_t steps) {
   __m512 acc[kPeakChains];
   for (int i = 0; i < kPeakChains; ++i) acc[i] = _mm512_set1_ps(1e-3f * float(i));
   const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-6f);
+  const __m512bh a16 = (__m512bh)_mm512_set1_epi16(0x3f80), b16 = (__m512bh)_mm512_set1_epi16(0x3380);  // 1, ~6e-8
   for (int64_t s = 0; s < steps; ++s)
 #pragma GCC unroll 16
-    for (int i = 0; i < kPeakChains; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-  __m512 total = acc[0];
-  for (int i = 1; i < kPeakChains; ++i) total = _mm512_add_ps(total, acc[i]);
-  return _mm512_reduce_add_ps(total);
-}
-
-__attribute__((target("avx512f,avx512bf16"))) float dpbf16_chains(int64_t steps) {
-  __m512 acc[kPeakChains];
-  for (int i = 0; i < kPeakChains; ++i) acc[i] = _mm512_set1_ps(1e-3f * float(i));
-  const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3380);  // 1, ~6e-8
-  for (int64_t s = 0; s < steps; ++s)
-#pragma GCC unroll 16
-    for (int i = 0; i < kPeakChains; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+    for (int i = 0; i < kPeakChains; ++i) {
+      if constexpr (kBf16)
+        acc[i] = _mm512_dpbf16_ps(acc[i], a16, b16);
+      else
+        acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+    }
   __m512 total = acc[0];
   for (int i = 1; i < kPeakChains; ++i) total = _mm512_add_ps(total, acc[i]);
   return _mm512_reduce_add_ps(total);
@@ -373,7 +370,7 @@ void ComputePeak(benchmark::State& state) {
   float sink = 0.f;
   for (auto _ : state) {
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
-    sink += bf16 ? dpbf16_chains(kSteps) : fma_chains(kSteps);
+    sink += bf16 ? multiply_add_chains<true>(kSteps) : multiply_add_chains<false>(kSteps);
   }
   benchmark::DoNotOptimize(sink);
   // Per instruction: 16 lanes x 2 flops (FMA) or 32 BF16 pairs x 2 flops.

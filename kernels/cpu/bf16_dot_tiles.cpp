@@ -62,8 +62,8 @@ SLKV_BF16_TARGET inline void tile(const uint16_t* w, int64_t cols, const uint16_
 
 // R rows for every token, kTokens at a time; the first pass finds the rows
 // on their way from memory (prefetched by the tiles before), the later ones
-// find them in L1. Front-loading the prefetches (all in the first R/passes
-// passes) was slower at 16 and 32 tokens than spreading them over all.
+// find them in L1. Front-loading the prefetches (a whole row in each of the
+// first passes) was slower at 16 and 32 tokens than spreading them over all.
 template <int R>
 SLKV_BF16_TARGET void row_block(const uint16_t* w, int64_t cols, const uint16_t* x, int64_t n_tokens, float* y,
                                 int64_t y_stride) {
