@@ -336,13 +336,18 @@ void gemv(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int
 
 namespace {
 
+// Threads worth using for a product of n_tokens by W: one for a tiny one,
+// whose work costs about what a fork/join does.
+int product_threads(int64_t n_tokens, const WeightMatrix& w, int n_threads) {
+  return w.rows * w.cols * n_tokens < kMinParallelGemmMacs ? 1 : threads_for_rows(w, n_threads);
+}
+
 // Runs rows_fn(range) for W's rows split across threads, with oneDNN held to
 // one thread inside each: slices measured faster than one multi-threaded
 // oneDNN call over all rows, and the 16-bit widening runs in parallel too.
 template <typename RowsFn>
 void for_row_slices(int64_t n_tokens, const WeightMatrix& w, int n_threads, RowsFn rows_fn) {
-  const bool tiny = w.rows * w.cols * n_tokens < kMinParallelGemmMacs;
-  const int threads = tiny ? 1 : threads_for_rows(w, n_threads);
+  const int threads = product_threads(n_tokens, w, n_threads);
 #pragma omp parallel num_threads(threads)
   {
     // oneDNN forks omp_get_max_threads() threads unless it is inside an
@@ -380,11 +385,8 @@ const uint16_t* rounded_input(const float* x, int64_t n_tokens, int64_t cols, DT
 // (one region for all outputs, tail chunks). All outputs have x's columns.
 void bf16_tiles(const uint16_t* x16, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
   int threads = n_threads;
-  for (const MatmulOutput& output : outputs) {
-    const WeightMatrix& w = output.weights;
-    const bool tiny = w.rows * w.cols * n_tokens < kMinParallelGemmMacs;
-    threads = std::min(threads, tiny ? 1 : threads_for_rows(w, n_threads));
-  }
+  for (const MatmulOutput& output : outputs)
+    threads = std::min(threads, product_threads(n_tokens, output.weights, n_threads));
   for_output_rows(outputs, threads, [&](const MatmulOutput& output, int64_t row_begin, int64_t row_end) {
     bf16_dot_rows(x16, n_tokens, output.weights, row_begin, row_end, output.y);
   });
