@@ -1,6 +1,7 @@
 #include "kernels/cpu/bf16_dot_tiles.h"
 
 #include "kernels/cpu/simd.h"  // immintrin.h, without GCC 12's false warnings
+#include "kernels/cpu/weight_streams.h"
 
 #include "core/error.h"
 
@@ -36,6 +37,49 @@ struct PrefetchRows {
 SLKV_BF16_TARGET inline __m512bh load_line(const uint16_t* p, int64_t valid) {
   if (valid >= kLine) return (__m512bh)_mm512_loadu_si512(p);
   return (__m512bh)_mm512_maskz_loadu_epi16(__mmask32((uint64_t{1} << valid) - 1), p);
+}
+
+// y[t * y_stride + r * y_row_step] = w[r * run_step] . x[t] for R rows, one
+// from each of R streams, and T tokens.
+template <int R, int T>
+SLKV_BF16_TARGET inline void stream_tile(const uint16_t* w, int64_t cols, int64_t run_step, const uint16_t* x, float* y,
+                                         int64_t y_stride, int64_t y_row_step) {
+  constexpr int64_t kAhead = kStreamPrefetchBytes / int64_t(sizeof(uint16_t));
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  // One line of every row and token at column c; `valid` (at most kLine)
+  // elements from c on are inside the rows. The full lines go without the
+  // masks' tests, which cost bandwidth here.
+  auto step = [&](int64_t c, int64_t valid) SLKV_BF16_TARGET {
+    __m512bh tokens[T];
+    for (int t = 0; t < T; ++t) tokens[t] = load_line(x + t * cols + c, valid);
+    for (int r = 0; r < R; ++r) {
+      const uint16_t* row = w + r * run_step;
+      _mm_prefetch(reinterpret_cast<const char*>(row + c + kAhead), _MM_HINT_T0);
+      const __m512bh line = load_line(row + c, valid);
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], line, tokens[t]);
+    }
+  };
+  int64_t c = 0;
+  for (; c + kLine <= cols; c += kLine) step(c, kLine);
+  if (c < cols) step(c, cols - c);
+  simd::store_dot_sums(acc, y, y_stride, y_row_step);
+}
+
+// bf16_dot_rows for T (<= kBf16StreamMaxTokens) tokens: kStreamRows streams.
+template <int T>
+SLKV_BF16_TARGET void rows_streamed(const uint16_t* x16, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+                                    float* y) {
+  const auto* weights = static_cast<const uint16_t*>(w.data);
+  const int64_t cols = w.cols;
+  for_row_runs<kStreamRows>(
+      row_begin, row_end,
+      [&](int64_t first_row, int64_t run_rows) {
+        stream_tile<kStreamRows, T>(weights + first_row * cols, cols, run_rows * cols, x16, y + first_row, w.rows,
+                                    run_rows);
+      },
+      [&](int64_t row) { stream_tile<1, T>(weights + row * cols, cols, cols, x16, y + row, w.rows, 1); });
 }
 
 // y[t * y_stride + r] = w[r] . x[t] for R rows and T tokens.
@@ -105,6 +149,9 @@ void bf16_dot_rows(const uint16_t* x16, int64_t n_tokens, const WeightMatrix& w,
   SLKV_CHECK(row_begin >= 0 && row_begin <= row_end && row_end <= w.rows,
              "rows [" << row_begin << ", " << row_end << ") of " << w.rows);
   if (n_tokens <= 0 || row_begin == row_end) return;
+  static_assert(kBf16StreamMaxTokens == 2);
+  if (n_tokens == 1) return rows_streamed<1>(x16, w, row_begin, row_end, y);
+  if (n_tokens == 2) return rows_streamed<2>(x16, w, row_begin, row_end, y);
   rows_tiled(x16, n_tokens, w, row_begin, row_end, y);
 }
 

@@ -11,6 +11,7 @@
 #include "kernels/cpu/bf16_dot_tiles.h"
 #include "kernels/cpu/onednn_matmul.h"
 #include "kernels/cpu/simd.h"
+#include "kernels/cpu/weight_streams.h"
 #include "core/error.h"
 
 namespace slkv::cpu {
@@ -93,11 +94,11 @@ inline void gemv_tile(const Elem<D>* w, int64_t cols, int64_t row_step, const fl
     }
     for (int r = 0; r < R; ++r) {
       __m512 w_lo, w_hi;
-      // The line two rows on in the same stream (a row's successor in its
-      // run is the next row in memory), so it is under way well before the
-      // tile reaches it (with one-row streams in 4 KiB pages: +20-40% on
-      // 16-bit weights; 1.26B F32 model from DRAM: 63 GB/s against 55-58).
-      if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(w + r * row_step + 2 * cols + c), _MM_HINT_T0);
+      // kStreamPrefetchBytes on in the same stream (past the row's end, that
+      // is the next row of its run), so the line is under way before the
+      // tile reaches it.
+      constexpr int64_t kAhead = kStreamPrefetchBytes / int64_t(sizeof(Elem<D>));
+      if (prefetch) _mm_prefetch(reinterpret_cast<const char*>(w + r * row_step + c + kAhead), _MM_HINT_T0);
       load_weights(w + r * row_step + c, w_lo, w_hi);
       for (int t = 0; t < T; ++t) {
         acc[r][t] = _mm512_fmadd_ps(w_lo, x_lo[t], acc[r][t]);
@@ -136,41 +137,29 @@ void gemv_row_block(const Elem<D>* w, RowBlock rows, GemvInput x, int64_t n_toke
   }
 }
 
-// Rows [row_begin, row_end) of y for every token, R rows at a time. The
-// rows are split into R contiguous runs and a tile takes the next row of
-// each run, so each of its R weight streams runs on through the whole run
-// (rows are contiguous) instead of ending after one row: the hardware
-// prefetchers keep long streams going. One token on 125M-shaped matrices in
-// huge pages (kernels_bench Decode), binaries alternated: F32 60.6-61.9 GB/s
-// against 57.4-58.0 for 8 adjacent rows; BF16 50-53 against 41-46 for 16
-// adjacent rows. The rows left over (fewer than R) go one at a time.
+// Rows [row_begin, row_end) of y for every token, R rows at a time, as R
+// long weight streams (for_row_runs).
 template <DType D, int R, int T>
 void gemv_rows_tiled(GemvInput x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
                      float* y) {
   const auto* weights = static_cast<const Elem<D>*>(w.data);
   const int64_t cols = w.cols;
-  const int64_t run_rows = (row_end - row_begin) / R;
-  const RowBlock runs{cols, run_rows * cols, run_rows};
-  for (int64_t i = 0; i < run_rows; ++i)
-    gemv_row_block<D, R, T>(weights + (row_begin + i) * cols, runs, x, n_tokens, y + row_begin + i, w.rows);
-  const RowBlock one{cols, cols, 1};
-  for (int64_t r = row_begin + R * run_rows; r < row_end; ++r)
-    gemv_row_block<D, 1, T>(weights + r * cols, one, x, n_tokens, y + r, w.rows);
+  for_row_runs<R>(
+      row_begin, row_end,
+      [&](int64_t first_row, int64_t run_rows) {
+        gemv_row_block<D, R, T>(weights + first_row * cols, {cols, run_rows * cols, run_rows}, x, n_tokens,
+                                y + first_row, w.rows);
+      },
+      [&](int64_t row) { gemv_row_block<D, 1, T>(weights + row * cols, {cols, cols, 1}, x, n_tokens, y + row, w.rows); });
 }
 
-// Tile shapes keep R*T accumulators at 16 of the 32 vector registers. Up to
-// two tokens, eight rows: eight concurrent weight streams per thread, which
-// the 16-bit kernels need to reach full bandwidth (measured +20% over four
-// adjacent rows). Sixteen streams (as many bytes in flight for 16-bit
-// weights as eight F32 ones) helped while streams were one row long; with
-// long streams they read less (BF16 44-48 GB/s against 52). With more
-// tokens, four rows leave room for four tokens' accumulators.
-constexpr int kRowsFewTokens = 8;
-
+// Tile shapes keep R*T accumulators at 16 of the 32 vector registers: up to
+// two tokens, kStreamRows rows; with more tokens, four rows leave room for
+// four tokens' accumulators.
 template <DType D>
 void gemv_rows(GemvInput x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end, float* y) {
   if (n_tokens <= 2)
-    gemv_rows_tiled<D, kRowsFewTokens, 2>(x, n_tokens, w, row_begin, row_end, y);
+    gemv_rows_tiled<D, kStreamRows, 2>(x, n_tokens, w, row_begin, row_end, y);
   else
     gemv_rows_tiled<D, 4, 4>(x, n_tokens, w, row_begin, row_end, y);
 }
@@ -326,7 +315,7 @@ void gemv_outputs(const float* x, int64_t n_tokens, std::span<const MatmulOutput
 
 }  // namespace
 
-int gemv_streams() { return kRowsFewTokens; }
+int gemv_streams() { return kStreamRows; }
 
 void gemv(const float* x, int64_t n_tokens, const WeightMatrix& w, float* y, int n_threads) {
   check_shape(x, n_tokens, w, y);
@@ -385,8 +374,11 @@ const uint16_t* rounded_input(const float* x, int64_t n_tokens, int64_t cols, DT
 // (one region for all outputs, tail chunks). All outputs have x's columns.
 void bf16_tiles(const uint16_t* x16, int64_t n_tokens, std::span<const MatmulOutput> outputs, int n_threads) {
   int threads = n_threads;
+  // At one or two tokens the work is reading W (more than kMinParallelBytes:
+  // choose_path), which two threads do faster, however few multiply-adds.
   for (const MatmulOutput& output : outputs)
-    threads = std::min(threads, product_threads(n_tokens, output.weights, n_threads));
+    threads = std::min(threads, n_tokens <= kBf16StreamMaxTokens ? threads_for_rows(output.weights, n_threads)
+                                              : product_threads(n_tokens, output.weights, n_threads));
   for_output_rows(outputs, threads, [&](const MatmulOutput& output, int64_t row_begin, int64_t row_end) {
     bf16_dot_rows(x16, n_tokens, output.weights, row_begin, row_end, output.y);
   });
@@ -407,10 +399,10 @@ MatmulPath choose_path(int64_t n_tokens, const WeightMatrix& w) {
   // A cache-resident matrix stays on the GEMV tiles whatever the token count:
   // its work is microseconds, less than oneDNN's first-call JIT per shape.
   if (cache_resident(w) || w.cols == 0) return MatmulPath::kGemv;
+  if (w.dtype == DType::BF16 && n_tokens <= kBf16TilesMaxTokens && bf16_dot_supported()) return MatmulPath::kBf16Tiles;
   if (w.dtype != DType::F32 && !onednn_native_16bit(w.dtype))  // widening W costs a pass over it first
     return n_tokens < kGemmWidenedMinTokens ? MatmulPath::kGemv : MatmulPath::kGemmFp32;
   if (n_tokens < (w.dtype == DType::F32 ? kGemmMinTokensF32 : kGemmMinTokens)) return MatmulPath::kGemv;
-  if (w.dtype == DType::BF16 && n_tokens <= kBf16TilesMaxTokens && bf16_dot_supported()) return MatmulPath::kBf16Tiles;
   return w.dtype == DType::F32 ? MatmulPath::kGemmFp32 : MatmulPath::kGemmNative16;
 }
 

@@ -23,10 +23,12 @@ constexpr int64_t kGemmMinTokensF32 = 12;
 // only from more tokens.
 constexpr int64_t kGemmWidenedMinTokens = 16;
 // BF16 weights on a CPU with AVX512-BF16 take register tiles
-// (bf16_dot_tiles.h) instead of oneDNN from kGemmMinTokens up to this many
-// tokens: they read W as it is, where oneDNN repacks it each call (125M-shaped
-// model, 2 threads, ms per step: 8.2 / 9.3 at 4 tokens, 9.4 / 15.2 at 16,
-// 15.4 / 20.3 at 32, level at 64).
+// (bf16_dot_tiles.h) up to this many tokens, x rounded to BF16: below
+// kGemmMinTokens instead of the GEMV (one vdpbf16ps per weight line keeps
+// more lines in flight), above it instead of oneDNN, as they read W as it
+// is, where oneDNN repacks it each call (125M-shaped model, 2 threads, ms per
+// step: 8.2 / 9.3 at 4 tokens, 9.4 / 15.2 at 16, 15.4 / 20.3 at 32, level at
+// 64).
 constexpr int64_t kBf16TilesMaxTokens = 32;
 
 // Weight streams one thread of gemv() reads at once for a single token (8,
