@@ -5,6 +5,8 @@
 //    grouped as the model runs them; "GB/s" counts weight bytes read, to
 //    compare with the memory_read_GB/s context line. Weights and KV live in
 //    the CPU backend's memory (huge pages), as the engine's do.
+//  * DecodeLarge/<dtype>/tokens: the grouped decode step of a 1.26B-shaped
+//    model (2.3-4.6 GiB), read from DRAM: decode at the memory floor.
 //  * DecodeBatchPath: the matmul paths at 2-64 decode rows.
 //  * Prefill/<dtype>/threads: 512 tokens through the same set; "GFLOP/s".
 //  * GemmShape: one 512-token GEMM of a single layer matrix.
@@ -84,31 +86,52 @@ OwnedMatrix make_matrix(DType dtype, int64_t rows, int64_t cols, Lcg& rng) {
   return m;
 }
 
-// Every matrix of the model, in forward order; built once per dtype.
+// The matrix shapes of a Llama-style model.
+struct ModelShape {
+  int64_t hidden, kv_dim, intermediate, layers, vocab;
+};
+// ~110M parameters: what most benchmarks here run.
+constexpr ModelShape kSmallModel{kHidden, kHidden, kIntermediate, kLayers, kVocab};
+// 1.26B parameters (16/8 heads of 128): 2.3 GiB in 16 bits, 4.6 GiB in F32,
+// several times any last-level cache, for decode from DRAM.
+constexpr ModelShape kLargeModel{2048, 1024, 5632, 24, 32000};
+
+// Every matrix of the model, in forward order: per layer q, k, v, o, gate,
+// up, down, then lm_head.
 struct WeightSet {
   std::vector<OwnedMatrix> matrices;
+  int64_t layers = 0;
   double bytes = 0, parameters = 0;
 };
 
-const WeightSet& weight_set(DType dtype) {
-  static std::map<DType, std::unique_ptr<WeightSet>> sets;  // 440 + 220 + 220 MB once all are used
-  std::unique_ptr<WeightSet>& set = sets[dtype];
-  if (!set) {
-    set = std::make_unique<WeightSet>();
-    Lcg rng;
-    auto add = [&](int64_t rows, int64_t cols) {
-      set->matrices.push_back(make_matrix(dtype, rows, cols, rng));
-      set->parameters += double(rows * cols);
-    };
-    for (int64_t layer = 0; layer < kLayers; ++layer) {
-      for (int i = 0; i < 4; ++i) add(kHidden, kHidden);  // q, k, v, o
-      add(kIntermediate, kHidden);                        // gate
-      add(kIntermediate, kHidden);                        // up
-      add(kHidden, kIntermediate);                        // down
-    }
-    add(kVocab, kHidden);  // lm_head
-    set->bytes = set->parameters * double(slkv::dtype_size(dtype));
+std::unique_ptr<WeightSet> make_weight_set(DType dtype, const ModelShape& shape) {
+  auto set = std::make_unique<WeightSet>();
+  set->layers = shape.layers;
+  Lcg rng;
+  auto add = [&](int64_t rows, int64_t cols) {
+    set->matrices.push_back(make_matrix(dtype, rows, cols, rng));
+    set->parameters += double(rows * cols);
+  };
+  for (int64_t layer = 0; layer < shape.layers; ++layer) {
+    add(shape.hidden, shape.hidden);        // q
+    add(shape.kv_dim, shape.hidden);        // k
+    add(shape.kv_dim, shape.hidden);        // v
+    add(shape.hidden, shape.hidden);        // o
+    add(shape.intermediate, shape.hidden);  // gate
+    add(shape.intermediate, shape.hidden);  // up
+    add(shape.hidden, shape.intermediate);  // down
   }
+  add(shape.vocab, shape.hidden);  // lm_head
+  set->bytes = set->parameters * double(slkv::dtype_size(dtype));
+  return set;
+}
+
+// The small model's set, built once per dtype (440 + 220 + 220 MB once all
+// are used).
+const WeightSet& weight_set(DType dtype) {
+  static std::map<DType, std::unique_ptr<WeightSet>> sets;
+  std::unique_ptr<WeightSet>& set = sets[dtype];
+  if (!set) set = make_weight_set(dtype, kSmallModel);
   return *set;
 }
 
@@ -119,9 +142,33 @@ std::vector<float> activations(int64_t n) {
   return x;
 }
 
+// One decode step's matmuls over `set`, q/k/v and gate/up through one
+// matmul_group each, as the model runs them. x holds n_tokens rows of the
+// widest input; y room for n_tokens x (3 x the widest output).
+void grouped_decode_step(slkv::Backend& backend, const WeightSet& set, const float* x, int64_t n_tokens, float* y) {
+  // The groups write side by side in y.
+  auto group = [&](size_t first, size_t count) {
+    std::vector<slkv::MatmulOutput> outputs;
+    float* out = y;
+    for (size_t i = first; i < first + count; ++i) {
+      outputs.push_back({set.matrices[i].view, out});
+      out += n_tokens * set.matrices[i].view.rows;
+    }
+    backend.matmul_group(x, n_tokens, outputs);
+  };
+  for (int64_t layer = 0; layer < set.layers; ++layer) {
+    const size_t base = size_t(layer * 7);
+    group(base, 3);                                                  // q, k, v
+    backend.matmul(x, n_tokens, set.matrices[base + 3].view, y);  // o
+    group(base + 4, 2);                                              // gate, up
+    backend.matmul(x, n_tokens, set.matrices[base + 6].view, y);  // down
+  }
+  backend.matmul(x, n_tokens, set.matrices.back().view, y);  // lm_head
+}
+
 // Every matrix of the model once per iteration: args dtype, tokens, threads,
-// grouped (1: q/k/v and gate/up through one matmul_group each, as the model
-// runs them; 0: one matmul per matrix).
+// grouped (1: as the model runs them, grouped_decode_step; 0: one matmul per
+// matrix).
 void Decode(benchmark::State& state) {
   const DType dtype = kDtypes[state.range(0)];
   const int64_t n_tokens = state.range(1);
@@ -131,28 +178,11 @@ void Decode(benchmark::State& state) {
   auto backend = slkv::make_cpu_backend(threads);
   const std::vector<float> x = activations(n_tokens * kIntermediate);
   std::vector<float> y(static_cast<size_t>(3 * n_tokens * kVocab));
-  // Per layer: q, k, v, o, gate, up, down; the groups write side by side in y.
-  auto group = [&](size_t first, size_t count) {
-    std::vector<slkv::MatmulOutput> outputs;
-    float* out = y.data();
-    for (size_t i = first; i < first + count; ++i) {
-      outputs.push_back({set.matrices[i].view, out});
-      out += n_tokens * set.matrices[i].view.rows;
-    }
-    backend->matmul_group(x.data(), n_tokens, outputs);
-  };
   for (auto _ : state) {
     if (!grouped) {
       for (const OwnedMatrix& m : set.matrices) backend->matmul(x.data(), n_tokens, m.view, y.data());
     } else {
-      for (int64_t layer = 0; layer < kLayers; ++layer) {
-        const size_t base = size_t(layer * 7);
-        group(base, 3);                                                              // q, k, v
-        backend->matmul(x.data(), n_tokens, set.matrices[base + 3].view, y.data());  // o
-        group(base + 4, 2);                                                          // gate, up
-        backend->matmul(x.data(), n_tokens, set.matrices[base + 6].view, y.data());  // down
-      }
-      backend->matmul(x.data(), n_tokens, set.matrices.back().view, y.data());  // lm_head
+      grouped_decode_step(*backend, set, x.data(), n_tokens, y.data());
     }
     benchmark::ClobberMemory();
   }
@@ -161,10 +191,42 @@ void Decode(benchmark::State& state) {
   state.SetLabel(std::string(slkv::dtype_name(dtype)) + (grouped ? " grouped" : ""));
 }
 
+// The large model's set for one dtype at a time (4.6 GiB for F32): asking
+// for another dtype frees it first.
+const WeightSet& large_weight_set(DType dtype) {
+  static std::unique_ptr<WeightSet> set;
+  static DType set_dtype = DType::F32;
+  if (!set || set_dtype != dtype) {
+    set.reset();
+    set = make_weight_set(dtype, kLargeModel);
+    set_dtype = dtype;
+  }
+  return *set;
+}
+
+// Decode at the memory floor: the grouped decode step of the 1.26B-shaped
+// model, its weights read from DRAM; args dtype, tokens, 2 threads. "GB/s"
+// counts weight bytes, to set against memory_read_GB/s.
+void DecodeLarge(benchmark::State& state) {
+  const DType dtype = kDtypes[state.range(0)];
+  const int64_t n_tokens = state.range(1);
+  const WeightSet& set = large_weight_set(dtype);
+  auto backend = slkv::make_cpu_backend(2);
+  const std::vector<float> x = activations(n_tokens * kLargeModel.intermediate);
+  std::vector<float> y(static_cast<size_t>(3 * n_tokens * kLargeModel.vocab));
+  for (auto _ : state) {
+    grouped_decode_step(*backend, set, x.data(), n_tokens, y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GB/s"] = benchmark::Counter(set.bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(slkv::dtype_name(dtype)));
+}
+
 // The matmul paths on a decode batch of 2-64 rows: args dtype, tokens, path
-// (0 = gemv tiles, 1 = gemm, 2 = matmul(), which picks: the gemv tiles below
-// kGemmMinTokens (kGemmMinTokensF32 for F32), the BF16 register tiles up to
-// kBf16TilesMaxTokens where the CPU has AVX512-BF16, gemm otherwise), threads.
+// (0 = gemv tiles, 1 = gemm, 2 = matmul(), which picks: for BF16 the BF16
+// tiles up to kBf16TilesMaxTokens where the CPU has AVX512-BF16; otherwise
+// the gemv tiles below kGemmMinTokens (kGemmMinTokensF32 for F32), gemm from
+// there), threads.
 void DecodeBatchPath(benchmark::State& state) {
   const DType dtype = kDtypes[state.range(0)];
   const int64_t n_tokens = state.range(1);
@@ -386,6 +448,18 @@ BENCHMARK(Decode)
     ->ArgsProduct({{0, 1, 2}, {4, 8}, {2}, {0}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+BENCHMARK(DecodeLarge)
+    ->ArgNames({"dtype", "tokens"})
+    ->Args({0, 1})  // dtype-major: the set is rebuilt only when the dtype changes
+    ->Args({0, 2})
+    ->Args({1, 1})
+    ->Args({1, 2})
+    ->Args({2, 1})
+    ->Args({2, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Repetitions(3)
+    ->DisplayAggregatesOnly(true);
 BENCHMARK(DecodeBatchPath)
     ->ArgNames({"dtype", "tokens", "path", "threads"})
     ->ArgsProduct({{0, 2}, {2, 4, 8, 12, 16, 32, 64}, {0, 1, 2}, {2}})
