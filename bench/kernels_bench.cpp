@@ -158,9 +158,9 @@ void grouped_decode_step(slkv::Backend& backend, const WeightSet& set, const flo
   };
   for (int64_t layer = 0; layer < set.layers; ++layer) {
     const size_t base = size_t(layer * 7);
-    group(base, 3);                                                  // q, k, v
+    group(base, 3);                                               // q, k, v
     backend.matmul(x, n_tokens, set.matrices[base + 3].view, y);  // o
-    group(base + 4, 2);                                              // gate, up
+    group(base + 4, 2);                                           // gate, up
     backend.matmul(x, n_tokens, set.matrices[base + 6].view, y);  // down
   }
   backend.matmul(x, n_tokens, set.matrices.back().view, y);  // lm_head

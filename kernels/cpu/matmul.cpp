@@ -85,11 +85,12 @@ struct RowBlock {
 
 // How far ahead the rows prefetch. At one or two tokens a product is one
 // pass over W at the memory's pace, and a row asks for the line
-// kStreamPrefetchBytes on. With more tokens a tile computes longer per line
-// and reads its rows in several token passes: it asks for the line two rows
-// on, so memory streams the next rows while the tile computes on the cached
-// ones (1 KiB ahead left memory idle there: F32, 125M-shaped step, 14.2-14.5
-// against 12.3-12.9 ms at 4 tokens, 25.8-28.3 against 18 at 8).
+// kStreamPrefetchBytes on. With more tokens a tile computes longer on each
+// line, and from five tokens on reads its rows in several token passes: a
+// row asks for the line two rows on, so memory streams the next rows while
+// the tile computes (1 KiB ahead left memory idle there: F32, 125M-shaped
+// step, 14.2-14.5 against 12.3-12.9 ms at 4 tokens, 25.8-28.3 against 18 at
+// 8).
 template <DType D>
 int64_t prefetch_ahead(int64_t cols, int64_t n_tokens) {
   return n_tokens <= 2 ? kStreamPrefetchBytes / int64_t(sizeof(Elem<D>)) : 2 * cols;
@@ -388,9 +389,11 @@ void bf16_tiles(const uint16_t* x16, int64_t n_tokens, std::span<const MatmulOut
   int threads = n_threads;
   // At one or two tokens the work is reading W (more than kMinParallelBytes:
   // choose_path), which two threads do faster, however few multiply-adds.
-  for (const MatmulOutput& output : outputs)
-    threads = std::min(threads, n_tokens <= kBf16StreamMaxTokens ? threads_for_rows(output.weights, n_threads)
-                                              : product_threads(n_tokens, output.weights, n_threads));
+  for (const MatmulOutput& output : outputs) {
+    const int wanted = n_tokens <= kBf16StreamMaxTokens ? threads_for_rows(output.weights, n_threads)
+                                                        : product_threads(n_tokens, output.weights, n_threads);
+    threads = std::min(threads, wanted);
+  }
   for_output_rows(outputs, threads, [&](const MatmulOutput& output, int64_t row_begin, int64_t row_end) {
     bf16_dot_rows(x16, n_tokens, output.weights, row_begin, row_end, output.y);
   });

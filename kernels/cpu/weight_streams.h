@@ -14,12 +14,13 @@ namespace slkv::cpu {
 // one row long; with long streams they read less (BF16 44-48 GB/s against 52).
 constexpr int kStreamRows = 8;
 
-// How far ahead in its own stream a tile prefetches each row: 16 lines. The
-// eight streams' prefetched lines (8 KiB) then wait in L1 until read. Two
-// rows ahead, as before, put 64-128 KiB in flight per thread, more than L1
-// holds (1.26B-shaped decode matmuls from DRAM, 2 threads, binaries
-// alternated: BF16 78-84 % of the read bandwidth against 73-76 %, F16 82-84
-// against 68-69, F32 92-96 against 89-94).
+// How far ahead in its own stream a tile of one or two tokens prefetches each
+// row: 16 lines. The eight streams' prefetched lines (8 KiB) then wait in L1
+// until read. Two rows ahead (what the tiles of more tokens still do) put
+// 64-128 KiB in flight per thread, more than L1 holds (1.26B-shaped decode
+// matmuls from DRAM, 2 threads, binaries alternated: BF16 78-84 % of the
+// read bandwidth against 73-76 %, F16 82-84 against 68-69, F32 92-96 against
+// 89-94).
 constexpr int64_t kStreamPrefetchBytes = 1024;
 
 // Rows [row_begin, row_end) as R contiguous runs: tile(first_row, run_rows)

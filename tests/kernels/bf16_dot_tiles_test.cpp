@@ -1,8 +1,8 @@
 // The BF16 register tiles (vdpbf16ps) against a double-precision reference
 // over the same BF16 operands: every row tail (rows not a multiple of the
-// 4-row tile, or at one and two tokens of the 8 streams), column tail (cols not a multiple of the 32-element line),
-// token remainder (1-3 past the 4-token tile) and a row range that starts
-// inside the matrix. Products of two BF16 values are exact in fp32, so only
+// 4-row tile, or at one and two tokens of the 8 streams), column tail (cols
+// not a multiple of the 32-element line), token remainder (1-3 past the
+// 4-token tile) and a row range that starts inside the matrix. Products of two BF16 values are exact in fp32, so only
 // the fp32 accumulation differs from the reference. Skipped, with the
 // reason, on a CPU without AVX512-BF16.
 #include "kernels/cpu/bf16_dot_tiles.h"
