@@ -48,6 +48,11 @@ TEST(Cli, BenchFitsThePrefillIntoTheContext) {
   EXPECT_EQ(out["prefill_tokens"], 511);
   EXPECT_GT(out["prefill_tok_s"].get<double>(), 0.0);
   EXPECT_GT(out["memory_read_streams_per_thread"].get<int>(), 0);
+  // Two bandwidth readings (after decode, after llama.cpp's run), the higher reported.
+  const auto readings = out["memory_read_gbps_readings"].get<std::vector<double>>();
+  ASSERT_EQ(readings.size(), 2u);
+  EXPECT_GT(readings[0], 0.0);
+  EXPECT_EQ(out["memory_read_gbps"].get<double>(), std::max(readings[0], readings[1]));
 }
 
 TEST(Cli, StreamedTextEqualsJsonText) {
