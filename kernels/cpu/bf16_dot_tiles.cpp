@@ -67,7 +67,7 @@ SLKV_BF16_TARGET inline void stream_tile(const uint16_t* w, int64_t cols, int64_
   simd::store_dot_sums(acc, y, y_stride, y_row_step);
 }
 
-// bf16_dot_rows for T (<= kBf16StreamMaxTokens) tokens: kStreamRows streams.
+// bf16_dot_rows for T (<= kStreamMaxTokens) tokens: kStreamRows streams.
 template <int T>
 SLKV_BF16_TARGET void rows_streamed(const uint16_t* x16, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
                                     float* y) {
@@ -149,7 +149,7 @@ void bf16_dot_rows(const uint16_t* x16, int64_t n_tokens, const WeightMatrix& w,
   SLKV_CHECK(row_begin >= 0 && row_begin <= row_end && row_end <= w.rows,
              "rows [" << row_begin << ", " << row_end << ") of " << w.rows);
   if (n_tokens <= 0 || row_begin == row_end) return;
-  static_assert(kBf16StreamMaxTokens == 2);
+  static_assert(kStreamMaxTokens == 2);
   if (n_tokens == 1) return rows_streamed<1>(x16, w, row_begin, row_end, y);
   if (n_tokens == 2) return rows_streamed<2>(x16, w, row_begin, row_end, y);
   rows_tiled(x16, n_tokens, w, row_begin, row_end, y);

@@ -12,14 +12,13 @@
 
 namespace slkv::cpu {
 
-// Up to this many tokens a product is one pass over W, bound by memory: the
-// tiles then read W as the GEMV does (weight_streams.h), with one vdpbf16ps
+// Up to kStreamMaxTokens (weight_streams.h) a product is one pass over W,
+// bound by memory: the tiles then read W as the GEMV does, with one vdpbf16ps
 // per line where the GEMV's widening takes two FMAs and two integer
 // operations, which keep fewer lines in flight (1.26B-shaped decode matmuls
 // from DRAM, 2 threads, binaries alternated: 86-90 % of the read bandwidth
 // against 78-81 % at one token, 80 against 76 % at two). From three tokens on,
 // tiles of four adjacent rows reuse each line for four tokens.
-constexpr int64_t kBf16StreamMaxTokens = 2;
 
 // True where the CPU executes vdpbf16ps (checked once, at run time: the
 // kernels are compiled for it whatever -march says).

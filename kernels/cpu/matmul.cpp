@@ -93,7 +93,7 @@ struct RowBlock {
 // 8).
 template <DType D>
 int64_t prefetch_ahead(int64_t cols, int64_t n_tokens) {
-  return n_tokens <= 2 ? kStreamPrefetchBytes / int64_t(sizeof(Elem<D>)) : 2 * cols;
+  return n_tokens <= kStreamMaxTokens ? kStreamPrefetchBytes / int64_t(sizeof(Elem<D>)) : 2 * cols;
 }
 
 // y[t * y_stride + r * y_row_step] = W[r] . x[t] for R rows, row r starting
@@ -171,8 +171,8 @@ void gemv_rows_tiled(GemvInput x, int64_t n_tokens, const WeightMatrix& w, int64
 // four tokens' accumulators.
 template <DType D>
 void gemv_rows(GemvInput x, int64_t n_tokens, const WeightMatrix& w, int64_t row_begin, int64_t row_end, float* y) {
-  if (n_tokens <= 2)
-    gemv_rows_tiled<D, kStreamRows, 2>(x, n_tokens, w, row_begin, row_end, y);
+  if (n_tokens <= kStreamMaxTokens)
+    gemv_rows_tiled<D, kStreamRows, kStreamMaxTokens>(x, n_tokens, w, row_begin, row_end, y);
   else
     gemv_rows_tiled<D, 4, 4>(x, n_tokens, w, row_begin, row_end, y);
 }
@@ -390,8 +390,8 @@ void bf16_tiles(const uint16_t* x16, int64_t n_tokens, std::span<const MatmulOut
   // At one or two tokens the work is reading W (more than kMinParallelBytes:
   // choose_path), which two threads do faster, however few multiply-adds.
   for (const MatmulOutput& output : outputs) {
-    const int wanted = n_tokens <= kBf16StreamMaxTokens ? threads_for_rows(output.weights, n_threads)
-                                                        : product_threads(n_tokens, output.weights, n_threads);
+    const int wanted = n_tokens <= kStreamMaxTokens ? threads_for_rows(output.weights, n_threads)
+                                                    : product_threads(n_tokens, output.weights, n_threads);
     threads = std::min(threads, wanted);
   }
   for_output_rows(outputs, threads, [&](const MatmulOutput& output, int64_t row_begin, int64_t row_end) {

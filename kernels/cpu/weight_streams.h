@@ -8,6 +8,11 @@
 
 namespace slkv::cpu {
 
+// Up to this many tokens a product is a single pass over W at the memory's
+// pace, and the decode kernels read it as kStreamRows streams (more tokens
+// take tiles that reuse each line for several tokens).
+constexpr int64_t kStreamMaxTokens = 2;
+
 // Weight streams one thread reads at once for one or two tokens: eight rows
 // per tile, which the 16-bit kernels need to reach full bandwidth (measured
 // +20% over four adjacent rows). Sixteen streams helped while streams were
