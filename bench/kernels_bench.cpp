@@ -17,6 +17,10 @@
 //  * ComputePeak/<instruction>/threads: the multiply-add peak the matmuls
 //    are held against, fp32 FMA (vfmadd) or BF16 pairs (vdpbf16ps), 16
 //    independent chains per thread in registers; "GFLOP/s".
+//  * SampleTokens/vocab/rows/draw: the token draw after a decode step, on
+//    logits shaped like a trained model's (five tokens with most of the
+//    probability, ahead of a Gaussian bulk); draw 0 greedy, 1 temperature 0.8 with top_p 0.95, 2
+//    temperature 1 without filters, 3 top_k 40.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -441,6 +445,35 @@ void ComputePeak(benchmark::State& state) {
   state.SetLabel(bf16 ? "vdpbf16ps" : "vfmadd fp32");
 }
 
+// Logits of `rows` decode rows over `vocab` tokens: a Gaussian-like bulk
+// (sum of three uniforms, standard deviation 2) with five tokens 14-18 above
+// it that hold over 90 % of the probability at temperature 1, as a trained
+// model's rows mostly look.
+std::vector<float> peaked_logits(int64_t rows, int64_t vocab) {
+  Lcg lcg;
+  std::vector<float> logits(size_t(rows * vocab));
+  for (float& z : logits) z = 2.f * (lcg.next() + lcg.next() + lcg.next());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < 5; ++k) logits[size_t(r * vocab + (r * 7919 + k * 104729) % vocab)] += 14.f + float(k);
+  return logits;
+}
+
+void SampleTokens(benchmark::State& state) {
+  const int64_t vocab = state.range(0), rows = state.range(1);
+  const slkv::TokenDraw draws_by_kind[] = {
+      {0.f, 0, 1.f, 0.0}, {0.8f, 0, 0.95f, 0.0}, {1.f, 0, 1.f, 0.0}, {1.f, 40, 1.f, 0.0}};
+  slkv::TokenDraw draw = draws_by_kind[state.range(2)];
+  const std::vector<float> logits = peaked_logits(rows, vocab);
+  std::vector<slkv::TokenDraw> draws(size_t(rows), draw);
+  for (int64_t r = 0; r < rows; ++r) draws[size_t(r)].uniform = double(r + 1) / double(rows + 2);
+  std::vector<int32_t> tokens(static_cast<size_t>(rows));
+  auto backend = slkv::make_cpu_backend(2);
+  for (auto _ : state) {
+    backend->sample_tokens(logits.data(), rows, vocab, draws, tokens.data());
+    benchmark::DoNotOptimize(tokens.data());
+  }
+}
+
 BENCHMARK(Decode)
     ->ArgNames({"dtype", "tokens", "threads", "grouped"})
     ->ArgsProduct({{0, 1, 2}, {1}, {1, 2}, {0}})
@@ -505,6 +538,11 @@ BENCHMARK(ComputePeak)
     ->ArgNames({"bf16", "threads"})
     ->ArgsProduct({{0, 1}, {1, 2}})
     ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(SampleTokens)
+    ->ArgNames({"vocab", "rows", "draw"})
+    ->ArgsProduct({{32000, 128256}, {1, 16}, {0, 1, 2, 3}})
+    ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK(AttentionPrefill)
     ->ArgNames({"tokens", "heads", "kv", "dim", "threads"})

@@ -13,6 +13,7 @@
 #include "kernels/cpu/copy_regions.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/parallel_for.h"
 #include "kernels/cpu/sampling.h"
 #include "core/error.h"
 #include "core/host_memory.h"
@@ -127,9 +128,15 @@ void CpuBackend::sample_tokens(const float* logits, int64_t n_rows, int64_t voca
                                int32_t* tokens) {
   SLKV_CHECK(n_rows >= 0 && vocab > 0 && static_cast<int64_t>(draws.size()) == n_rows,
              "sampling " << n_rows << " rows of " << vocab << " logits with " << draws.size() << " draws");
-  for (int64_t row = 0; row < n_rows; ++row)
+  // Rows in parallel, from a batch of rows big enough to pay for the fork
+  // (16 greedy rows of 32000: 387 us on one thread, a step's 3 %).
+  constexpr int64_t kMinParallelLogits = 64 * 1024;
+  const int threads = n_rows * vocab >= kMinParallelLogits ? n_threads_ : 1;
+  cpu::parallel_for(n_rows, threads, [&](int64_t row) {
+    thread_local std::vector<std::pair<float, int32_t>> candidates;  // reused across calls
     tokens[row] = cpu::draw_token(std::span<const float>(logits + row * vocab, static_cast<size_t>(vocab)), draws[row],
-                                  candidates_);
+                                  candidates);
+  });
 }
 
 std::unique_ptr<Backend> make_cpu_backend(int n_threads) { return std::make_unique<CpuBackend>(n_threads); }

@@ -5,8 +5,6 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "kernels/backend.h"
 
@@ -56,7 +54,6 @@ class CpuBackend final : public Backend {
 
  private:
   int n_threads_;
-  std::vector<std::pair<float, int32_t>> candidates_;  // scratch of sample_tokens
 };
 
 }  // namespace slkv

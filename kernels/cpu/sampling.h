@@ -1,6 +1,7 @@
 #pragma once
 // The CPU's token draw: the reference for TokenDraw's definition
-// (kernels/token_draw.h), by sorting the candidates.
+// (kernels/token_draw.h), by putting the candidates in order (as far as the
+// draw reaches into them).
 #include <cstdint>
 #include <span>
 #include <utility>
