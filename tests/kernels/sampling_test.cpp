@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -18,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/backend.h"
 #include "kernels/token_draw.h"
 #include "runtime/sampler.h"
 
@@ -186,6 +188,101 @@ TEST(CpuDrawToken, ScratchIsReusedAcrossRowsOfDifferentSizes) {
   EXPECT_EQ(cpu::draw_token(big, TokenDraw{1.f, 3, 1.f, kAlmostOne}, scratch), 5);
   EXPECT_EQ(cpu::draw_token(small, TokenDraw{1.f, 0, 1.f, kAlmostOne}, scratch), 1);
   EXPECT_EQ(cpu::draw_token(big, TokenDraw{1.f, 0, 1.f, kAlmostOne}, scratch), 0);
+}
+
+TEST(CpuArgmax, MatchesMaxElementOnLongRowsWithTailsTiesAndNans) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> small(-3, 3);  // many ties, in every lane
+  for (size_t n = 1; n <= 70; ++n)
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<float> row(n);
+      for (float& value : row) value = float(small(rng));
+      if (trial % 4 == 1) row[rng() % n] = std::numeric_limits<float>::quiet_NaN();
+      if (trial % 4 == 2) std::fill(row.begin(), row.end(), -kInf);
+      const auto expected = std::max_element(row.begin(), row.end()) - row.begin();
+      EXPECT_EQ(cpu::argmax(row), expected) << "length " << n << " trial " << trial;
+    }
+  std::vector<float> nan_first = {std::numeric_limits<float>::quiet_NaN(), 1.f, 2.f};
+  EXPECT_EQ(cpu::argmax(nan_first), 0) << "std::max_element's rule: a leading NaN is never replaced";
+}
+
+// TokenDraw's definition run literally: every candidate sorted, weights and
+// totals summed in candidate order.
+int32_t draw_by_full_sort(const std::vector<float>& logits, const TokenDraw& d) {
+  std::vector<std::pair<float, int32_t>> order;
+  for (size_t i = 0; i < logits.size(); ++i) order.push_back({logits[i] / d.temperature, int32_t(i)});
+  std::sort(order.begin(), order.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  if (d.top_k > 0 && size_t(d.top_k) < order.size()) order.resize(size_t(d.top_k));
+  std::vector<double> weight;
+  double total = 0;
+  for (const auto& candidate : order) {
+    weight.push_back(std::exp(candidate.first - order.front().first));
+    total += weight.back();
+  }
+  size_t kept = order.size();
+  if (d.top_p < 1.f) {
+    double cumulative = 0;
+    for (kept = 0; kept < order.size();) {
+      cumulative += weight[kept++];
+      if (cumulative >= double(d.top_p) * total) break;
+    }
+    total = cumulative;
+  }
+  double cumulative = 0;
+  for (size_t n = 0; n < kept; ++n) {
+    cumulative += weight[n];
+    if (cumulative > d.uniform * total) return order[n].second;
+  }
+  return order[kept - 1].second;
+}
+
+TEST(CpuDrawToken, LongRowsDrawWhatAFullSortDraws) {
+  // Rows long enough that the draw orders its candidates block by block
+  // (64, then doubling), with top_k on both sides of the partial-sort limit:
+  // flat rows walk deep into the order, peaked ones stop in the first block.
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  std::uniform_int_distribution<int> levels(0, 40);
+  constexpr size_t kVocab = 5000;
+  for (int shape = 0; shape < 3; ++shape) {
+    std::vector<float> logits(kVocab);
+    for (float& z : logits) z = shape == 0 ? 0.05f * normal(rng) : shape == 1 ? 2.f * normal(rng) : float(levels(rng)) * 0.1f;
+    if (shape == 1)
+      for (int k = 0; k < 5; ++k) logits[size_t(rng() % kVocab)] += 12.f;
+    logits[17] = -kInf;
+    for (float temperature : {0.5f, 1.f, 3.f})
+      for (int64_t top_k : {0, 1, 40, 64, 65, 1500, 4999, 6000})
+        for (float top_p : {0.3f, 0.9f, 0.999f, 1.f})
+          for (double uniform : {0.0, 0.37, 0.9999, kAlmostOne}) {
+            const TokenDraw d{temperature, top_k, top_p, uniform};
+            EXPECT_EQ(draw(logits, temperature, top_k, top_p, uniform), draw_by_full_sort(logits, d))
+                << "shape " << shape << " t " << temperature << " top_k " << top_k << " top_p " << top_p << " u "
+                << uniform;
+          }
+  }
+}
+
+TEST(CpuBackendSampleTokens, ManyRowsInParallelDrawEachRowsToken) {
+  // 16 rows of 32000: the backend splits the rows across threads, each with
+  // its own scratch; every row must still get its own draw's token.
+  constexpr int64_t kRows = 16, kVocab = 32000;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.f, 2.f);
+  std::vector<float> logits(size_t(kRows * kVocab));
+  for (float& z : logits) z = normal(rng);
+  std::vector<TokenDraw> draws;
+  for (int64_t r = 0; r < kRows; ++r)
+    draws.push_back(r % 4 == 0 ? TokenDraw{} : TokenDraw{0.7f + 0.1f * float(r % 3), r % 2 ? 0 : 50, r % 5 ? 1.f : 0.9f,
+                                                        double(r) / double(kRows)});
+  std::vector<int32_t> tokens(size_t(kRows), -1);
+  auto backend = make_cpu_backend(2);
+  backend->sample_tokens(logits.data(), kRows, kVocab, draws, tokens.data());
+  std::vector<std::pair<float, int32_t>> scratch;
+  for (int64_t r = 0; r < kRows; ++r) {
+    const std::span<const float> row(logits.data() + r * kVocab, size_t(kVocab));
+    EXPECT_EQ(tokens[size_t(r)], cpu::draw_token(row, draws[size_t(r)], scratch)) << "row " << r;
+  }
 }
 
 const std::vector<float> kRow = {1.0f, 3.0f, 2.5f, -1.0f, 2.9f, 0.0f, 2.9f};
