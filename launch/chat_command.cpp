@@ -232,7 +232,7 @@ int run_chat(int argc, char** argv) {
     engine.follow();
     return 0;
   }
-  if (sampling.random_seed && params.temperature > 0.f) std::cerr << "[seed " << params.seed << "]\n";
+  if (sampling.random_seed && !params.greedy()) std::cerr << "[seed " << params.seed << "]\n";
   ChatSettings settings;
   settings.sampling = params;
   settings.max_new_tokens = sampling.max_new_tokens;

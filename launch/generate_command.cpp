@@ -168,7 +168,7 @@ int run_generate(int argc, char** argv) {
         throw Error("the prompt has " + std::to_string(requests[0].prompt.size()) +
                     " tokens, the model's context (max_position_embeddings) is " + std::to_string(context) +
                     ": nothing is left to generate");
-      if (random_seed && sampling.temperature > 0.f)
+      if (random_seed && !sampling.greedy())
         std::cerr << "[seed " << sampling.seed << "]\n";  // so a sampled run can be repeated
       stream_decoder.emplace(*tokenizer);
       for (int32_t id : requests[0].prompt) stream_decoder->push(id);
@@ -176,7 +176,7 @@ int run_generate(int argc, char** argv) {
       on_event = [&](size_t, const EngineEvent& event) {
         if (event.kind == EngineEvent::Kind::Token) std::cout << stream_decoder->push(event.token) << std::flush;
       };
-    } else if (!json_output && random_seed && sampling.temperature > 0.f) {
+    } else if (!json_output && random_seed && !sampling.greedy()) {
       std::cerr << "[seed " << sampling.seed << "]\n";
     }
     try {

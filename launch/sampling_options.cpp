@@ -13,7 +13,7 @@ void add_sampling_options(cxxopts::Options& options) {
   // clang-format off
   options.add_options()
       ("max-new-tokens", "tokens to generate at most", cxxopts::value<int64_t>()->default_value("256"))
-      ("temperature", "0 = greedy (default: generation_config.json, else 0)", cxxopts::value<float>())
+      ("temperature", "0 (or below 1e-5) = greedy (default: generation_config.json, else 0)", cxxopts::value<float>())
       ("top-k", "keep the k most likely tokens, 0 = off (default: generation_config.json when it samples, else 0)", cxxopts::value<int64_t>())
       ("top-p", "nucleus sampling mass, 1 = off (default: generation_config.json when it samples, else 1)", cxxopts::value<float>())
       ("seed", "sampling seed (default: random)", cxxopts::value<uint64_t>());

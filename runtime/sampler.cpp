@@ -17,9 +17,9 @@ void SamplingParams::validate() const {
 Sampler::Sampler(const SamplingParams& params) : params_(params), generator_(params.seed) { params.validate(); }
 
 TokenDraw Sampler::next_draw() {
-  TokenDraw draw{params_.temperature, params_.top_k, params_.top_p, 0.0};
-  if (draw.temperature != 0.f) draw.uniform = std::uniform_real_distribution<double>(0.0, 1.0)(generator_);
-  return draw;
+  if (params_.greedy()) return TokenDraw{0.f, params_.top_k, params_.top_p, 0.0};
+  return TokenDraw{params_.temperature, params_.top_k, params_.top_p,
+                   std::uniform_real_distribution<double>(0.0, 1.0)(generator_)};
 }
 
 }  // namespace slkv

@@ -5,6 +5,8 @@
 #include <ctime>
 #include <numeric>
 
+#include "runtime/tokenizer/unicode_utf8.h"
+
 namespace slkv {
 
 GenerationStream::GenerationStream(const Tokenizer& tokenizer, const CompletionRequest& request, std::string id,
@@ -17,6 +19,10 @@ GenerationStream::GenerationStream(const Tokenizer& tokenizer, const CompletionR
       prompt_tokens_(static_cast<int64_t>(prompt.size())),
       decoder_(tokenizer) {
   for (int32_t id : prompt) decoder_.push(id);
+  // Echo repeats the prompt as text: a token-id prompt decoded (special tokens
+  // dropped, as the completion's text drops them).
+  if (!request_.chat && request_.echo)
+    echo_text_ = request_.prompt_ids ? tokenizer_.decode(prompt, /*skip_special_tokens=*/true) : request_.prompt;
   for (const std::string& stop : request_.stop) holdback_ = std::max(holdback_, stop.size() - 1);
 }
 
@@ -78,11 +84,19 @@ nlohmann::json GenerationStream::usage() const {
 nlohmann::json GenerationStream::logprobs_json(size_t first, size_t count) const {
   if (!request_.logprobs) return nullptr;
   count = std::min(count, logprobs_.size() - std::min(first, logprobs_.size()));
-  auto piece = [&](int32_t token) { return tokenizer_.decode(std::vector<int32_t>{token}, false); };
-  auto bytes = [](const std::string& s) {
-    std::vector<int> out(s.begin(), s.end());
+  // A token as it reads inside the text (" there", not "there"), so the
+  // tokens join into the completion; `bytes` are exact where the text is a
+  // partial character (U+FFFD in `token`).
+  auto bytes = [&](int32_t token) {
+    const std::string raw = tokenizer_.token_bytes(token);
+    std::vector<int> out(raw.begin(), raw.end());
     for (int& b : out) b &= 0xFF;
     return out;
+  };
+  auto piece = [&](int32_t token) {
+    std::string text;
+    append_complete_utf8(text, tokenizer_.token_bytes(token), /*final=*/true);
+    return text;
   };
   if (request_.chat) {
     nlohmann::json content = nlohmann::json::array();
@@ -90,10 +104,10 @@ nlohmann::json GenerationStream::logprobs_json(size_t first, size_t count) const
       const TokenLogprob& entry = logprobs_[i];
       nlohmann::json top = nlohmann::json::array();
       for (const auto& [token, logprob] : entry.top)
-        top.push_back({{"token", piece(token)}, {"logprob", logprob}, {"bytes", bytes(piece(token))}});
+        top.push_back({{"token", piece(token)}, {"logprob", logprob}, {"bytes", bytes(token)}});
       content.push_back({{"token", piece(entry.token)},
                          {"logprob", entry.logprob},
-                         {"bytes", bytes(piece(entry.token))},
+                         {"bytes", bytes(entry.token)},
                          {"top_logprobs", top}});
     }
     return {{"content", content}};
@@ -118,7 +132,7 @@ nlohmann::json GenerationStream::chunk(const std::string& delta, bool first) {
     if (first) message["role"] = "assistant";
     choice["delta"] = message;
   } else {
-    choice["text"] = delta;
+    choice["text"] = first ? echo_text_ + delta : delta;  // a stream echoes the prompt in its first chunk
   }
   choice["logprobs"] = logprobs_json(logprobs_released_, logprobs_.size());
   logprobs_released_ = logprobs_.size();
@@ -157,7 +171,7 @@ nlohmann::json GenerationStream::response() const {
   if (request_.chat) {
     choice["message"] = {{"role", "assistant"}, {"content", text_}};
   } else {
-    choice["text"] = request_.echo ? request_.prompt + text_ : text_;
+    choice["text"] = echo_text_ + text_;
   }
   return {{"id", id_},
           {"object", request_.chat ? "chat.completion" : "text_completion"},

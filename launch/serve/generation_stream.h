@@ -58,6 +58,7 @@ class GenerationStream {
   int64_t prompt_tokens_;
   IncrementalDecoder decoder_;
   std::string text_;       // decoded so far
+  std::string echo_text_;  // the prompt, before the completion's text, where `echo` asks for it
   size_t released_ = 0;    // bytes of text_ handed out
   size_t holdback_ = 0;    // longest stop string - 1
   std::vector<int32_t> tokens_;

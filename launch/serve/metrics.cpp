@@ -1,9 +1,29 @@
 #include "launch/serve/metrics.h"
 
 #include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <limits>
 #include <sstream>
 
 namespace slkv {
+
+namespace {
+
+// A sample's value in full: counters kept as doubles printed with the stream's
+// default 6 significant digits lost their low digits from 10^6 on (1.01837e+07
+// bytes), which skews rate(). Whole numbers print as integers, others with
+// enough digits to read back the same double.
+std::string sample_value(double value) {
+  std::ostringstream text;
+  if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 0x1p53)
+    text << static_cast<int64_t>(value);
+  else
+    text << std::setprecision(std::numeric_limits<double>::max_digits10) << value;
+  return text.str();
+}
+
+}  // namespace
 
 LatencyHistogram::LatencyHistogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1, 0) {}
 
@@ -21,7 +41,7 @@ void LatencyHistogram::render(const std::string& name, std::string& out) const {
     cumulative += counts_[i];
     text << name << "_bucket{le=\"" << bounds_[i] << "\"} " << cumulative << "\n";
   }
-  text << name << "_bucket{le=\"+Inf\"} " << count_ << "\n" << name << "_sum " << sum_ << "\n" << name << "_count " << count_ << "\n";
+  text << name << "_bucket{le=\"+Inf\"} " << count_ << "\n" << name << "_sum " << sample_value(sum_) << "\n" << name << "_count " << count_ << "\n";
   out += text.str();
 }
 
@@ -31,7 +51,7 @@ const std::vector<double> kLatencyBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0
 
 void metric(std::string& out, const std::string& name, const std::string& type, const std::string& help, double value) {
   std::ostringstream text;
-  text << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n" << name << " " << value << "\n";
+  text << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n" << name << " " << sample_value(value) << "\n";
   out += text.str();
 }
 

@@ -185,7 +185,7 @@ CompletionRequest parse_completion_request(const std::string& body_text, bool ch
   if (field(body, "session_id")) {
     request.session_id = string(body, "session_id");
     if (!chat) bad("session_id", "is a /v1/chat/completions extension");
-    if (request.session_id->empty() || request.session_id->size() > 256) bad("session_id", "must be 1 to 256 characters");
+    if (request.session_id->empty() || request.session_id->size() > 256) bad("session_id", "must be 1 to 256 bytes long (UTF-8)");
   }
   if (field(body, "kv_policy")) request.kv_policy = string(body, "kv_policy");
   if (field(body, "lazy_threshold")) request.lazy_threshold = number(body, "lazy_threshold", 0, 1);

@@ -111,6 +111,14 @@ ChatReply ChatSession::finish_turn(const std::vector<int32_t>& tokens, const Eng
     throw Error(out.error.empty() ? "the turn was cancelled" : out.error);
   }
   out.text = tokenizer_.decode(out.tokens, /*skip_special_tokens=*/true);
+  // The reply ends before its stop string, as its reader sees it, and the
+  // history holds that text: a client sending the conversation back then
+  // matches it. The KV still holds the stop string's tokens, so the next
+  // turn's render no longer continues fed_text_ and is prefilled afresh.
+  if (!finished.stop_string.empty()) {
+    const size_t at = out.text.find(finished.stop_string);
+    if (at != std::string::npos) out.text.resize(at);
+  }
   fed_text_ += tokenizer_.decode(out.tokens, /*skip_special_tokens=*/false);
   messages_.push_back({{"role", "assistant"}, {"content", out.text}});
   return out;

@@ -37,7 +37,7 @@ struct ChatSettings {
 
 struct ChatReply {
   std::vector<int32_t> tokens;  // generated ids (a stop id excluded)
-  std::string text;
+  std::string text;             // the reply as read: special tokens dropped, cut before a stop string
   FinishReason reason = FinishReason::Length;
   std::string error;
   KvReport kv;                     // the sequence's KV at the end of the reply (offload counters included)

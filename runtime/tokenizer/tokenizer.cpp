@@ -282,6 +282,11 @@ std::string Tokenizer::token_string(int32_t id) const {
   return text != nullptr ? *text : std::string();
 }
 
+std::string Tokenizer::token_bytes(int32_t id) const {
+  const std::string text = token_string(id);  // checks the id
+  return impl_->decoder.bytes_in_text(text);
+}
+
 IncrementalDecoder::IncrementalDecoder(const Tokenizer& tokenizer, bool skip_special_tokens)
     : tokenizer_(tokenizer),
       skip_special_tokens_(skip_special_tokens),

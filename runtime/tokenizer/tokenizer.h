@@ -39,6 +39,11 @@ class Tokenizer {
   // The raw vocabulary entry (e.g. "▁Hello", "Ġworld", "<0x0A>", "<s>");
   // throws slkv::Error for an id outside [0, vocab_size()).
   std::string token_string(int32_t id) const;
+  // The bytes token `id` adds inside a text, after other tokens: without the
+  // leading-space strip a text's first token gets ("▁there" is " there",
+  // where decode({id}) gives "there"). May be part of a UTF-8 character (a
+  // byte-fallback token); throws slkv::Error for an id outside the vocabulary.
+  std::string token_bytes(int32_t id) const;
 
   struct Impl;
 

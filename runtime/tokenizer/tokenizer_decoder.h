@@ -29,6 +29,9 @@ class TokenDecoder {
   void push(DecodeStream& stream, std::string_view token, std::string& out) const;
   // Appends what is still held back (an incomplete character becomes U+FFFD).
   void finish(DecodeStream& stream, std::string& out) const;
+  // The bytes `token` adds after other tokens: no first-token or whole-text
+  // leading strip (may be part of a UTF-8 character).
+  std::string bytes_in_text(std::string_view token) const { return token_bytes(token, /*first=*/false); }
 
  private:
   enum class Kind { Replace, ByteFallback, ByteLevel, Strip, Metaspace };

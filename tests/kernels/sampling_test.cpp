@@ -308,6 +308,19 @@ TEST(SamplerDraws, SampleIsDrawTokenWithTheSeededUniforms) {
   }
 }
 
+TEST(SamplerDraws, TemperaturesBelowTheFloorDrawGreedily) {
+  // 1 / 1e-38 overflows the logits to infinity; such temperatures, and any
+  // below kMinSampledTemperature, are greedy draws without a random number.
+  for (float temperature : {1e-38f, 1e-30f, 1e-6f, 0.99f * kMinSampledTemperature}) {
+    Sampler sampler(SamplingParams{temperature, 3, 0.9f, 5});
+    const TokenDraw next = sampler.next_draw();
+    EXPECT_EQ(next.temperature, 0.f) << temperature;
+    EXPECT_EQ(next.uniform, 0.0) << temperature;
+  }
+  Sampler at_floor(SamplingParams{kMinSampledTemperature, 0, 1.f, 5});
+  EXPECT_EQ(at_floor.next_draw().temperature, kMinSampledTemperature);
+}
+
 TEST(SamplerDraws, EachSampledStepTakesOneNumberOfTheSeededStream) {
   const SamplingParams params{0.8f, 40, 0.9f, 2024};
   Sampler sampler(params);

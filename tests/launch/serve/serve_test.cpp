@@ -130,6 +130,96 @@ TEST(Serve, ChatCompletionsAndASessionOverThreeTurns) {
   EXPECT_EQ(nlohmann::json::parse(plain.body)["choices"][0]["message"]["content"], replies[0]);
 }
 
+TEST(Serve, ASessionWithAStopStringHoldsTheReplyAsTheClientSawIt) {
+  // The reply is cut before its stop string; a client that sends the whole
+  // conversation back must match the session's history, not have it
+  // appended a second time: the turn equals the same conversation sent
+  // without a session, in reply and in prompt tokens.
+  SLKV_REQUIRE_SHARED();
+  ServeProcess server("--model " + stories() + kServe);
+  ASSERT_TRUE(server.ok()) << server.log();
+  nlohmann::json messages = nlohmann::json::array({{{"role", "user"}, {"content", "Hi"}}});
+  const auto unstopped = post(server.port(), "/v1/chat/completions",
+                              {{"messages", messages}, {"max_tokens", 16}, {"temperature", 0}});
+  ASSERT_EQ(unstopped.status, 200) << unstopped.body;
+  const std::string full = nlohmann::json::parse(unstopped.body)["choices"][0]["message"]["content"];
+  ASSERT_GT(full.size(), 8u);
+  const std::string stop = full.substr(full.size() / 2, 3);
+  nlohmann::json first = {{"messages", messages}, {"max_tokens", 16}, {"temperature", 0}, {"session_id", "stop"},
+                          {"stop", stop}};
+  const auto reply = post(server.port(), "/v1/chat/completions", first);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const std::string content = nlohmann::json::parse(reply.body)["choices"][0]["message"]["content"];
+  EXPECT_EQ(content, full.substr(0, full.find(stop)));
+  messages.push_back({{"role", "assistant"}, {"content", content}});
+  messages.push_back({{"role", "user"}, {"content", "Who are you?"}});
+  const nlohmann::json second = {{"messages", messages}, {"max_tokens", 8}, {"temperature", 0}};
+  nlohmann::json in_session = second;
+  in_session["session_id"] = "stop";
+  const auto with_session = post(server.port(), "/v1/chat/completions", in_session);
+  const auto without = post(server.port(), "/v1/chat/completions", second);
+  ASSERT_EQ(with_session.status, 200) << with_session.body;
+  ASSERT_EQ(without.status, 200) << without.body;
+  const nlohmann::json a = nlohmann::json::parse(with_session.body), b = nlohmann::json::parse(without.body);
+  EXPECT_EQ(a["usage"]["prompt_tokens"], b["usage"]["prompt_tokens"]);
+  EXPECT_EQ(a["choices"][0]["message"]["content"], b["choices"][0]["message"]["content"]);
+}
+
+TEST(Serve, LogprobTokensJoinIntoTheText) {
+  // Each token as it reads inside the text (" there", not "there").
+  SLKV_REQUIRE_SHARED();
+  ServeProcess server("--model " + stories() + kServe);
+  ASSERT_TRUE(server.ok()) << server.log();
+  nlohmann::json request = completion(kPrompts[0], 16);
+  request["logprobs"] = 5;
+  const auto reply = post(server.port(), "/v1/completions", request);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  const nlohmann::json choice = nlohmann::json::parse(reply.body)["choices"][0];
+  std::string joined;
+  for (const auto& token : choice["logprobs"]["tokens"]) joined += token.get<std::string>();
+  EXPECT_EQ(joined, choice["text"]);
+  const auto chat = post(server.port(), "/v1/chat/completions",
+                         {{"messages", {{{"role", "user"}, {"content", "Hi"}}}},
+                          {"max_tokens", 12},
+                          {"temperature", 0},
+                          {"logprobs", true}});
+  ASSERT_EQ(chat.status, 200) << chat.body;
+  const nlohmann::json chat_choice = nlohmann::json::parse(chat.body)["choices"][0];
+  std::string bytes;
+  for (const auto& entry : chat_choice["logprobs"]["content"])
+    for (int byte : entry["bytes"]) bytes += static_cast<char>(byte);
+  EXPECT_EQ(bytes, chat_choice["message"]["content"]);
+}
+
+TEST(Serve, EchoRepeatsThePromptStreamedOrNotAndForTokenIds) {
+  SLKV_REQUIRE_SHARED();
+  ServeProcess server("--model " + stories() + kServe);
+  ASSERT_TRUE(server.ok()) << server.log();
+  const std::string prompt = kPrompts[0];
+  const std::string completion_text =
+      nlohmann::json::parse(post(server.port(), "/v1/completions", completion(prompt, 8)).body)["choices"][0]["text"];
+  nlohmann::json request = completion(prompt, 8);
+  request["echo"] = true;
+  const auto echoed = post(server.port(), "/v1/completions", request);
+  ASSERT_EQ(echoed.status, 200) << echoed.body;
+  EXPECT_EQ(nlohmann::json::parse(echoed.body)["choices"][0]["text"], prompt + completion_text);
+  request["stream"] = true;
+  const auto stream = post(server.port(), "/v1/completions", request);
+  std::string joined;
+  for (const std::string& payload : testing::sse_payloads(stream.body))
+    if (payload != "[DONE]") joined += nlohmann::json::parse(payload)["choices"][0].value("text", "");
+  EXPECT_EQ(joined, prompt + completion_text);
+  // The same prompt as token ids (BOS first): echoed as its text.
+  const auto ids = testing::run_slkv("tokenize --model " + stories(), false, prompt);
+  ASSERT_EQ(ids.exit_code, 0);
+  request = completion(prompt, 8);
+  request["prompt"] = nlohmann::json::parse(ids.output);
+  request["echo"] = true;
+  const auto by_ids = post(server.port(), "/v1/completions", request);
+  ASSERT_EQ(by_ids.status, 200) << by_ids.body;
+  EXPECT_EQ(nlohmann::json::parse(by_ids.body)["choices"][0]["text"], prompt + completion_text);
+}
+
 TEST(Serve, ConcurrentRequestsEachGetTheirSequentialResult) {
   SLKV_REQUIRE_SHARED();
   ServeProcess server("--model " + stories() + kServe);

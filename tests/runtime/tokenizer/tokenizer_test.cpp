@@ -235,6 +235,33 @@ TEST(TokenizerIncremental, TruncatedCharacterBecomesReplacement) {
   EXPECT_EQ(tokenizer.decode(cut), streamed);
 }
 
+TEST(TokenizerTokenBytes, TokensReadAsInsideATextAndJoinIntoIt) {
+  // token_bytes(id) is what the token adds after other tokens (logprobs
+  // report it): "▁there" is " there", where decode({id}) strips the space.
+  REQUIRE_SHARED("tokenizers/llama2/tokenizer.json");
+  const Tokenizer& llama2 = cached_tokenizer(shared / "tokenizers/llama2");
+  const std::vector<int32_t> there = llama2.encode("there", false);  // "▁there": SentencePiece prepends the space
+  ASSERT_EQ(there.size(), 1u);
+  EXPECT_EQ(llama2.decode(there), "there");
+  EXPECT_EQ(llama2.token_bytes(there[0]), " there");
+  const std::vector<int32_t> llama = llama2.encode("🦙", false);  // ▁ then four <0xNN> byte tokens
+  EXPECT_EQ(llama2.token_bytes(llama.back()), std::string(1, "🦙"[3]));
+  EXPECT_THROW(llama2.token_bytes(32000), Error);
+  // Joined after a prefix, the tokens' bytes are the rest of the decoded text,
+  // for every kind of tokenizer.
+  for (const char* name : {"llama2", "llama3", "qwen3", "mistral-lenml"}) {
+    const Tokenizer& tokenizer = cached_tokenizer(shared / "tokenizers" / name);
+    const std::vector<int32_t> prefix = tokenizer.encode("Hello", false);
+    for (const std::string text : {std::string(" there was a  cat"), std::string(kMultiByteText), std::string("\n\tx 12345")}) {
+      std::vector<int32_t> ids = tokenizer.encode(text, false);
+      std::string joined;
+      for (const int32_t id : ids) joined += tokenizer.token_bytes(id);
+      ids.insert(ids.begin(), prefix.begin(), prefix.end());
+      EXPECT_EQ(tokenizer.decode(prefix) + joined, tokenizer.decode(ids)) << name << ": " << text;
+    }
+  }
+}
+
 TEST(TokenizerSpecial, Llama2Ids) {
   REQUIRE_SHARED("tokenizers/llama2/tokenizer.json");
   const Tokenizer& tokenizer = cached_tokenizer(shared / "tokenizers/llama2");
