@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdio>
 #include <random>
 
 #include "core/error.h"
@@ -43,7 +44,12 @@ OpenAiServer::OpenAiServer(HttpServer& http, EngineLoop& loop, const Tokenizer& 
       tokenizer_(tokenizer),
       template_(chat_template),
       offload_(offload),
-      settings_(std::move(settings)) {}
+      settings_(std::move(settings)) {
+  std::random_device entropy;
+  char prefix[17];
+  std::snprintf(prefix, sizeof prefix, "%08x%08x", entropy(), entropy());
+  id_prefix_ = std::string(prefix) + "-";
+}
 
 void OpenAiServer::handle(const HttpRequest& request, std::shared_ptr<HttpExchange> exchange) {
   using boost::beast::http::verb;
@@ -142,7 +148,7 @@ void OpenAiServer::generate(const HttpRequest& http_request, std::shared_ptr<Htt
 
 void OpenAiServer::run_request(Engine& engine, std::shared_ptr<RequestState> state) {
   CompletionRequest& request = state->request;
-  const std::string id = (request.chat ? "chatcmpl-" : "cmpl-") + std::to_string(next_id_++);
+  const std::string id = (request.chat ? "chatcmpl-" : "cmpl-") + id_prefix_ + std::to_string(next_id_++);
   Session* session = nullptr;
   try {
     if (request.session_id) {

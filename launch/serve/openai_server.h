@@ -69,6 +69,9 @@ class OpenAiServer {
   ServerMetrics metrics_;
   std::atomic<int64_t> in_flight_{0};
   std::atomic<int64_t> next_id_{0};
+  // Random per server start, before next_id_: ids stay unique across
+  // restarts, as clients and logs that key on them expect.
+  std::string id_prefix_;
   std::atomic<bool> shutting_down_{false};
   std::chrono::steady_clock::time_point shutdown_deadline_;
   bool cancelled_all_ = false;

@@ -6,6 +6,7 @@
 
 #include <latch>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "tests/launch/serve/serve_process.h"
@@ -218,6 +219,22 @@ TEST(Serve, EchoRepeatsThePromptStreamedOrNotAndForTokenIds) {
   const auto by_ids = post(server.port(), "/v1/completions", request);
   ASSERT_EQ(by_ids.status, 200) << by_ids.body;
   EXPECT_EQ(nlohmann::json::parse(by_ids.body)["choices"][0]["text"], prompt + completion_text);
+}
+
+TEST(Serve, ResponseIdsDifferAcrossServerStarts) {
+  SLKV_REQUIRE_SHARED();
+  std::vector<std::string> ids;
+  for (int start = 0; start < 2; ++start) {
+    ServeProcess server("--model " + stories() + kServe);
+    ASSERT_TRUE(server.ok()) << server.log();
+    for (int request = 0; request < 2; ++request) {
+      const auto reply = post(server.port(), "/v1/completions", completion(kPrompts[0], 2));
+      ASSERT_EQ(reply.status, 200) << reply.body;
+      ids.push_back(nlohmann::json::parse(reply.body)["id"]);
+      EXPECT_EQ(ids.back().rfind("cmpl-", 0), 0u) << ids.back();
+    }
+  }
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size()) << "ids repeat";
 }
 
 TEST(Serve, ConcurrentRequestsEachGetTheirSequentialResult) {
