@@ -33,13 +33,13 @@ namespace {
 // One script line: the session it belongs to and its message.
 struct ScriptTurn {
   std::string session = "default";
-  nlohmann::json message;
+  nlohmann::ordered_json message;
 };
 
 std::vector<ScriptTurn> read_script(const std::filesystem::path& path) {
   std::vector<ScriptTurn> turns;
-  for (JsonLine& line : read_json_lines(path)) {
-    nlohmann::json& value = line.value;
+  for (OrderedJsonLine& line : read_ordered_json_lines(path)) {
+    nlohmann::ordered_json& value = line.value;
     ScriptTurn turn;
     if (value.is_string()) {
       turn.message = {{"role", "user"}, {"content", value}};
@@ -168,7 +168,7 @@ int run_interactive(Sessions& sessions, const Engine& engine, const Tokenizer& t
         continue;
       }
       std::ofstream file(path);
-      const nlohmann::json saved = {{"messages", session.messages()}, {"prompt_ids", session.history()}};
+      const nlohmann::ordered_json saved = {{"messages", session.messages()}, {"prompt_ids", session.history()}};
       if (!(file << saved.dump(2) << "\n"))
         std::cerr << "cannot write " << path << "\n";
       else

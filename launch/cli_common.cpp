@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/json_nesting.h"
 #include "core/text_file.h"
 #include "runtime/tokenizer/unicode_utf8.h"
 
@@ -65,24 +66,39 @@ InputText read_input_text(const std::filesystem::path& path) {
   return {path.string(), read_text_file(path)};
 }
 
-std::vector<JsonLine> read_json_lines(const std::filesystem::path& path) {
+namespace {
+
+template <class Json>
+std::vector<BasicJsonLine<Json>> read_json_lines_as(const std::filesystem::path& path) {
   const InputText input = read_input_text(path);
   std::istringstream in(input.text);
-  std::vector<JsonLine> lines;
+  std::vector<BasicJsonLine<Json>> lines;
   std::string line;
   for (int line_number = 1; std::getline(in, line); ++line_number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    JsonLine parsed{input.name + ":" + std::to_string(line_number), nullptr};
+    BasicJsonLine<Json> parsed{input.name + ":" + std::to_string(line_number), nullptr};
     // Checked before parsing: the JSON parser would refuse it too, but less plainly.
     check_utf8(line, parsed.where);
+    if (json_text_nesting_depth(line) > kMaxJsonNesting)
+      throw Error(parsed.where + ": JSON nested more than " + std::to_string(kMaxJsonNesting) + " levels deep");
     try {
-      parsed.value = nlohmann::json::parse(line);
+      parsed.value = Json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {
       throw Error(parsed.where + ": not valid JSON: " + e.what());
     }
     lines.push_back(std::move(parsed));
   }
   return lines;
+}
+
+}  // namespace
+
+std::vector<JsonLine> read_json_lines(const std::filesystem::path& path) {
+  return read_json_lines_as<nlohmann::json>(path);
+}
+
+std::vector<OrderedJsonLine> read_ordered_json_lines(const std::filesystem::path& path) {
+  return read_json_lines_as<nlohmann::ordered_json>(path);
 }
 
 std::vector<std::string> read_prompts_file(const std::filesystem::path& path) {

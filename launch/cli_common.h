@@ -49,12 +49,18 @@ std::vector<std::string> read_prompts_file(const std::filesystem::path& path);
 
 // The JSON values of a JSON-lines file (blank lines skipped; "-" = standard
 // input), each with "FILE:LINE" for messages. Throws slkv::Error naming the
-// line of invalid UTF-8 or JSON.
-struct JsonLine {
+// line of invalid UTF-8 or JSON, or of JSON nested deeper than kMaxJsonNesting.
+template <class Json>
+struct BasicJsonLine {
   std::string where;
-  nlohmann::json value;
+  Json value;
 };
+using JsonLine = BasicJsonLine<nlohmann::json>;
 std::vector<JsonLine> read_json_lines(const std::filesystem::path& path);
+// The same with objects' keys in the file's order, as Python reads them: for
+// chat messages, whose keys a template's `tojson` writes in that order.
+using OrderedJsonLine = BasicJsonLine<nlohmann::ordered_json>;
+std::vector<OrderedJsonLine> read_ordered_json_lines(const std::filesystem::path& path);
 
 // A JSON array of token ids (file, or "-" for standard input). Throws
 // slkv::Error naming the file and the element of anything else.

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_nesting.h"
 #include "launch/cli_common.h"
 #include "launch/commands.h"
 #include "runtime/tokenizer/chat_template.h"
@@ -26,14 +27,16 @@ int run_render_chat(int argc, char** argv) {
   const ChatTemplate chat_template = ChatTemplate::load(dir);
   const InputText input = read_input_text("-");
   check_utf8(input.text, input.name);
-  nlohmann::json messages;
+  if (json_text_nesting_depth(input.text) > kMaxJsonNesting)
+    throw Error(input.name + ": JSON nested more than " + std::to_string(kMaxJsonNesting) + " levels deep");
+  nlohmann::ordered_json messages;  // keys in the input's order: `tojson` writes them so, as Python does
   try {
-    messages = nlohmann::json::parse(input.text);
+    messages = nlohmann::ordered_json::parse(input.text);
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(input.name + ": not valid JSON: " + e.what());
   }
   if (!messages.is_array()) throw Error(input.name + ": expected a JSON array of messages, got " + std::string(messages.type_name()));
-  std::cout << chat_template.render(messages, args.count("add-generation-prompt") > 0) << std::flush;
+  std::cout << chat_template.render_ordered(messages, args.count("add-generation-prompt") > 0) << std::flush;
   return 0;
 }
 

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/json_nesting.h"
+
 namespace slkv {
 
 std::string ApiError::type() const {
@@ -25,27 +27,31 @@ std::string api_finish_reason(bool stopped) { return stopped ? "stop" : "length"
 
 namespace {
 
+// The body keeps its keys in order: messages reach the chat template as the
+// client wrote them (`tojson` of tool call arguments), as Python reads JSON.
+using Json = nlohmann::ordered_json;
+
 [[noreturn]] void bad(const std::string& field, const std::string& what) {
   throw ApiError(400, "'" + field + "' " + what, field);
 }
 
-const nlohmann::json* field(const nlohmann::json& body, const std::string& name) {
+const Json* field(const Json& body, const std::string& name) {
   auto it = body.find(name);
   if (it == body.end() || it->is_null()) return nullptr;
   return &*it;
 }
 
-double number(const nlohmann::json& body, const std::string& name, double low, double high) {
-  const nlohmann::json& value = body.at(name);
+double number(const Json& body, const std::string& name, double low, double high) {
+  const Json& value = body.at(name);
   if (!value.is_number()) bad(name, "must be a number, got " + std::string(value.type_name()));
   const double x = value.get<double>();
   if (!std::isfinite(x) || x < low || x > high)
-    bad(name, "must be between " + nlohmann::json(low).dump() + " and " + nlohmann::json(high).dump());
+    bad(name, "must be between " + Json(low).dump() + " and " + Json(high).dump());
   return x;
 }
 
-int64_t integer(const nlohmann::json& body, const std::string& name, int64_t low, int64_t high) {
-  const nlohmann::json& value = body.at(name);
+int64_t integer(const Json& body, const std::string& name, int64_t low, int64_t high) {
+  const Json& value = body.at(name);
   if (!value.is_number_integer()) bad(name, "must be an integer, got " + std::string(value.type_name()));
   if (value.is_number_unsigned() && value.get<uint64_t>() > static_cast<uint64_t>(high))
     bad(name, "must be at most " + std::to_string(high));
@@ -54,24 +60,24 @@ int64_t integer(const nlohmann::json& body, const std::string& name, int64_t low
   return x;
 }
 
-bool boolean(const nlohmann::json& body, const std::string& name) {
-  const nlohmann::json& value = body.at(name);
+bool boolean(const Json& body, const std::string& name) {
+  const Json& value = body.at(name);
   if (!value.is_boolean()) bad(name, "must be a boolean, got " + std::string(value.type_name()));
   return value.get<bool>();
 }
 
-std::string string(const nlohmann::json& body, const std::string& name) {
-  const nlohmann::json& value = body.at(name);
+std::string string(const Json& body, const std::string& name) {
+  const Json& value = body.at(name);
   if (!value.is_string()) bad(name, "must be a string, got " + std::string(value.type_name()));
   return value.get<std::string>();
 }
 
 // A message's content: a string, or an array of {"type": "text", "text"} parts.
-nlohmann::json message_content(const nlohmann::json& content, const std::string& where) {
+Json message_content(const Json& content, const std::string& where) {
   if (content.is_string()) return content;
   if (!content.is_array()) bad(where, "must be a string or an array of text parts");
   std::string text;
-  for (const nlohmann::json& part : content) {
+  for (const Json& part : content) {
     if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
       bad(where, "parts must be {\"type\": \"text\", \"text\": string}");
     text += part["text"].get<std::string>();
@@ -82,9 +88,12 @@ nlohmann::json message_content(const nlohmann::json& content, const std::string&
 }  // namespace
 
 CompletionRequest parse_completion_request(const std::string& body_text, bool chat, const SamplingParams& defaults) {
-  nlohmann::json body;
+  // Before parsing: nlohmann::ordered_json's parser itself overflows the stack on deep input.
+  if (json_text_nesting_depth(body_text) > kMaxJsonNesting)
+    throw ApiError(400, "the body nests more than " + std::to_string(kMaxJsonNesting) + " levels deep");
+  Json body;
   try {
-    body = nlohmann::json::parse(body_text);
+    body = Json::parse(body_text);
   } catch (const nlohmann::json::exception& e) {
     throw ApiError(400, std::string("the body is not valid JSON: ") + e.what());
   }
@@ -94,23 +103,23 @@ CompletionRequest parse_completion_request(const std::string& body_text, bool ch
   request.sampling = defaults;
   if (field(body, "model")) request.model = string(body, "model");
   if (chat) {
-    const nlohmann::json* messages = field(body, "messages");
+    const Json* messages = field(body, "messages");
     if (!messages) bad("messages", "is required");
     if (!messages->is_array() || messages->empty()) bad("messages", "must be a non-empty array");
-    request.messages = nlohmann::json::array();
+    request.messages = Json::array();
     for (size_t i = 0; i < messages->size(); ++i) {
-      const nlohmann::json& m = (*messages)[i];
+      const Json& m = (*messages)[i];
       const std::string where = "messages[" + std::to_string(i) + "]";
       if (!m.is_object()) bad(where, "must be an object");
       if (!m.contains("role") || !m["role"].is_string()) bad(where + ".role", "must be a string");
-      nlohmann::json message = m;
+      Json message = m;
       message["content"] = m.contains("content") && !m["content"].is_null()
                                ? message_content(m["content"], where + ".content")
-                               : nlohmann::json("");
+                               : Json("");
       request.messages.push_back(std::move(message));
     }
   } else {
-    const nlohmann::json* prompt = field(body, "prompt");
+    const Json* prompt = field(body, "prompt");
     if (!prompt) bad("prompt", "is required");
     if (prompt->is_string()) {
       request.prompt = prompt->get<std::string>();
@@ -118,7 +127,7 @@ CompletionRequest parse_completion_request(const std::string& body_text, bool ch
       request.prompt = (*prompt)[0].get<std::string>();
     } else if (prompt->is_array() && !prompt->empty() && (*prompt)[0].is_number_integer()) {
       std::vector<int32_t> ids;
-      for (const nlohmann::json& id : *prompt) {
+      for (const Json& id : *prompt) {
         if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > std::numeric_limits<int32_t>::max())
           bad("prompt", "token ids must be non-negative integers");
         ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
@@ -145,17 +154,17 @@ CompletionRequest parse_completion_request(const std::string& body_text, bool ch
     request.sampling.top_k = k < 0 ? 0 : k;  // -1 (vLLM's "off") = 0 here
   }
   if (field(body, "seed")) {
-    const nlohmann::json& seed = body["seed"];
+    const Json& seed = body["seed"];
     if (!seed.is_number_integer()) bad("seed", "must be an integer");
     request.sampling.seed = seed.is_number_unsigned() ? seed.get<uint64_t>() : static_cast<uint64_t>(seed.get<int64_t>());
     request.seed_given = true;
   }
   if (field(body, "n") && integer(body, "n", 1, 1) != 1) bad("n", "must be 1");
-  if (const nlohmann::json* stop = field(body, "stop")) {
+  if (const Json* stop = field(body, "stop")) {
     if (stop->is_string()) {
       request.stop.push_back(stop->get<std::string>());
     } else if (stop->is_array() && stop->size() <= 16) {
-      for (const nlohmann::json& s : *stop) {
+      for (const Json& s : *stop) {
         if (!s.is_string()) bad("stop", "must be a string or an array of strings");
         if (!s.get<std::string>().empty()) request.stop.push_back(s.get<std::string>());
       }
@@ -164,12 +173,12 @@ CompletionRequest parse_completion_request(const std::string& body_text, bool ch
     }
   }
   if (field(body, "stream")) request.stream = boolean(body, "stream");
-  if (const nlohmann::json* options = field(body, "stream_options")) {
+  if (const Json* options = field(body, "stream_options")) {
     if (!options->is_object()) bad("stream_options", "must be an object");
     if (field(*options, "include_usage")) request.include_usage = boolean(*options, "include_usage");
   }
   if (field(body, "logprobs")) {
-    const nlohmann::json& value = body["logprobs"];
+    const Json& value = body["logprobs"];
     if (chat) {
       request.logprobs = boolean(body, "logprobs");
     } else {  // completions: an integer, the number of top logprobs

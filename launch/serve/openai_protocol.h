@@ -35,7 +35,7 @@ struct CompletionRequest {
   std::string model;
   std::string prompt;                            // /v1/completions: text
   std::optional<std::vector<int32_t>> prompt_ids;  // /v1/completions: token ids instead of text
-  nlohmann::json messages;                       // /v1/chat/completions
+  nlohmann::ordered_json messages;               // /v1/chat/completions (keys in the client's order)
   int64_t max_tokens = 16;                       // the API's default for completions; chat: until the context ends
   bool max_tokens_given = false;
   SamplingParams sampling;                       // temperature, top_p, top_k, seed (defaults from the model)

@@ -115,7 +115,7 @@ void OpenAiServer::generate(const HttpRequest& http_request, std::shared_ptr<Htt
     if (chat) {
       std::string text;
       try {
-        text = template_.render(request.messages, /*add_generation_prompt=*/true);
+        text = template_.render_ordered(request.messages, /*add_generation_prompt=*/true);
       } catch (const Error& e) {
         throw ApiError(400, std::string("the chat template: ") + e.what(), "messages");
       }
@@ -167,10 +167,14 @@ void OpenAiServer::run_request(Engine& engine, std::shared_ptr<RequestState> sta
       }
       if (s.busy) throw ApiError(409, "session '" + *request.session_id + "' is answering another request", "session_id");
       // The client may send the whole conversation or only its new messages.
-      const nlohmann::json& held = s.chat->messages();
+      // Messages match whatever the order of their keys.
+      const nlohmann::ordered_json& held = s.chat->messages();
+      auto same = [](const nlohmann::ordered_json& a, const nlohmann::ordered_json& b) {
+        return nlohmann::json(a) == nlohmann::json(b);
+      };
       size_t common = 0;
       if (request.messages.size() > held.size() &&
-          std::equal(held.begin(), held.end(), request.messages.begin()))
+          std::equal(held.begin(), held.end(), request.messages.begin(), same))
         common = held.size();
       const size_t before = held.size();
       for (size_t i = common; i < request.messages.size(); ++i) s.chat->add_message(request.messages[i]);

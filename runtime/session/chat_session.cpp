@@ -12,7 +12,7 @@ ChatSession::~ChatSession() {
   if (sequence_) engine_.release(*sequence_);
 }
 
-void ChatSession::add_message(const nlohmann::json& message) {
+void ChatSession::add_message(const nlohmann::ordered_json& message) {
   if (!message.is_object() || !message.contains("role") || !message["role"].is_string())
     throw Error("a chat message is an object with a \"role\" string and a \"content\", got " + message.dump());
   messages_.push_back(message);
@@ -30,7 +30,7 @@ std::vector<int32_t> ChatSession::history() const {
 void ChatSession::reset() {
   if (sequence_) engine_.release(*sequence_);
   sequence_.reset();
-  messages_ = nlohmann::json::array();
+  messages_ = nlohmann::ordered_json::array();
   fed_text_.clear();
   restarted_tokens_ = 0;
 }
@@ -41,7 +41,7 @@ bool ChatSession::expire_if_idle(std::chrono::steady_clock::time_point now) {
   return true;
 }
 
-ChatReply ChatSession::send(const nlohmann::json& message, const std::function<void(int32_t)>& on_token) {
+ChatReply ChatSession::send(const nlohmann::ordered_json& message, const std::function<void(int32_t)>& on_token) {
   add_message(message);
   try {
     return reply(on_token);
@@ -65,7 +65,7 @@ ChatReply ChatSession::reply(const std::function<void(int32_t)>& on_token) {
 
 SequenceId ChatSession::start_turn(std::optional<int64_t> max_new_tokens) {
   expire_if_idle(std::chrono::steady_clock::now());
-  const std::string render = template_.render(messages_, /*add_generation_prompt=*/true);
+  const std::string render = template_.render_ordered(messages_, /*add_generation_prompt=*/true);
   // The template writes BOS and special tokens itself: encode without adding any.
   const bool continues = sequence_ && render.compare(0, fed_text_.size(), fed_text_) == 0;
   const std::vector<int32_t> input =

@@ -55,12 +55,12 @@ class ChatSession {
   ChatSession& operator=(const ChatSession&) = delete;
 
   // Adds a message ({"role", "content", ...}) without replying (a system prompt).
-  void add_message(const nlohmann::json& message);
+  void add_message(const nlohmann::ordered_json& message);
   // Adds the message and runs a turn: the engine generates the assistant's
   // reply, which joins the conversation. on_token sees each id as it comes.
   // Throws slkv::Error, the message not added, when the turn cannot run
   // (e.g. it would pass the model's context, or the template raises).
-  ChatReply send(const nlohmann::json& message, const std::function<void(int32_t)>& on_token = {});
+  ChatReply send(const nlohmann::ordered_json& message, const std::function<void(int32_t)>& on_token = {});
   // The two halves of a turn, for a caller that steps the engine itself
   // (the server's engine thread): start_turn renders the conversation and
   // submits or extends the sequence, returning it (throws slkv::Error with
@@ -77,7 +77,8 @@ class ChatSession {
   // next turn re-prefills); true when it did.
   bool expire_if_idle(std::chrono::steady_clock::time_point now);
 
-  const nlohmann::json& messages() const { return messages_; }
+  // In the order their keys were given (a template's `tojson` writes them so).
+  const nlohmann::ordered_json& messages() const { return messages_; }
   // The token history: everything fed and generated (empty before a turn).
   std::vector<int32_t> history() const;
   std::optional<SequenceId> sequence() const { return sequence_; }
@@ -89,7 +90,7 @@ class ChatSession {
   ChatReply reply(const std::function<void(int32_t)>& on_token);
 
   ChatSettings settings_;
-  nlohmann::json messages_ = nlohmann::json::array();
+  nlohmann::ordered_json messages_ = nlohmann::ordered_json::array();
   std::optional<SequenceId> sequence_;
   std::string fed_text_;  // the text the sequence's ids stand for (renders and replies)
   int64_t turn_input_tokens_ = 0;

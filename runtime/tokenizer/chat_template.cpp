@@ -1,6 +1,7 @@
 #include "runtime/tokenizer/chat_template.h"
 
 #include "core/error.h"
+#include "core/json_nesting.h"
 #include "core/text_file.h"
 #include "runtime/tokenizer/jinja/jinja_globals.h"
 #include "runtime/tokenizer/jinja/jinja_json.h"
@@ -140,8 +141,22 @@ const jinja::Template& ChatTemplate::choose(bool has_tools) const {
               available);
 }
 
+namespace {
+
+// Refuses what nests too deep to convert and render without overflowing the stack.
+template <class Json>
+void check_nesting(std::initializer_list<const Json*> given) {
+  for (const Json* json : given)
+    if (json_nesting_depth(*json) > kMaxJsonNesting)
+      throw Error("chat messages, tools or keywords nest more than " + std::to_string(kMaxJsonNesting) +
+                  " levels deep");
+}
+
+}  // namespace
+
 std::string ChatTemplate::render(const nlohmann::json& messages, bool add_generation_prompt,
                                  const nlohmann::json& tools, const nlohmann::json& extra) const {
+  check_nesting({&messages, &tools, &extra});  // before the copies below, which recurse
   return render_ordered(nlohmann::ordered_json(messages), add_generation_prompt, nlohmann::ordered_json(tools),
                         nlohmann::ordered_json(extra));
 }
@@ -156,6 +171,7 @@ std::string ChatTemplate::render_ordered(const nlohmann::ordered_json& messages,
     throw Error("chat tools must be null or a JSON array of tool schemas, got " + std::string(tools.type_name()));
   if (!extra.is_null() && !extra.is_object())
     throw Error("extra chat template keywords must be a JSON object, got " + std::string(extra.type_name()));
+  check_nesting({&messages, &tools, &extra});
   return render_values(jinja::from_json(messages), add_generation_prompt, jinja::from_json(tools),
                        jinja::from_json(extra));
 }

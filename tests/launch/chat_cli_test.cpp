@@ -207,6 +207,31 @@ TEST(RenderChatCli, ATemplateErrorGoesToStderrWithANonZeroExit) {
   EXPECT_NE(bad.output.find("not valid JSON"), std::string::npos) << bad.output;
 }
 
+TEST(RenderChatCli, KeysKeepTheInputsOrderAndDeepJsonIsRefused) {
+  // transformers renders tool call arguments with `tojson` in the order the
+  // caller wrote them; nlohmann::json alone would sort them.
+  SLKV_REQUIRE_SHARED();
+  const std::string qwen3 = (testing::shared_dir() / "tokenizers" / "qwen3").string();
+  const std::string call = R"([{"role": "user", "content": "Weather?"}, {"role": "assistant", "content": "", "tool_calls": )"
+                           R"([{"type": "function", "function": {"name": "get_weather", "arguments": )"
+                           R"({"unit": "celsius", "location": "Paris"}}}]}])";
+  const auto rendered = run_slkv("render-chat --model " + qwen3, true, call);
+  ASSERT_EQ(rendered.exit_code, 0) << rendered.output;
+  EXPECT_NE(rendered.output.find(R"({"unit": "celsius", "location": "Paris"})"), std::string::npos) << rendered.output;
+  std::string deep = R"([{"role": "user", "content": "hi", "x": )";
+  for (int i = 0; i < 100000; ++i) deep += '[';
+  for (int i = 0; i < 100000; ++i) deep += ']';
+  deep += "}]";
+  const auto refused = run_slkv("render-chat --model " + qwen3, true, deep);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output.substr(0, 300);
+  EXPECT_NE(refused.output.find("levels deep"), std::string::npos) << refused.output.substr(0, 300);
+  const std::filesystem::path script = testing::temp_path("deep_script.jsonl");
+  std::ofstream(script) << deep.substr(1, deep.size() - 2) << "\n";
+  const auto chat = run_slkv("chat --model " + stories() + " --script " + script.string(), true);
+  EXPECT_EQ(chat.exit_code, 1) << chat.output.substr(0, 300);
+  EXPECT_NE(chat.output.find("levels deep"), std::string::npos) << chat.output.substr(0, 300);
+}
+
 TEST(GenerateCli, PromptIdsAreCheckedAndNamed) {
   SLKV_REQUIRE_SHARED();
   const std::filesystem::path path = testing::temp_path("bad_ids.json");

@@ -48,6 +48,7 @@ struct ConditionalExpr { ExprPtr condition, then_value, else_value; };
 
 struct Expr {
   int line = 0;
+  int depth = 1;  // levels of the expression tree from here down (the parser bounds it)
   std::variant<LiteralExpr, NameExpr, ListExpr, DictExpr, AttributeExpr, ItemExpr, SliceExpr, CallExpr,
                FilterExpr, TestExpr, UnaryExpr, BinaryExpr, CompareExpr, ConditionalExpr>
       node;

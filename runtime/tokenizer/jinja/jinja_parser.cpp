@@ -14,12 +14,51 @@ namespace {
 
 using Names = std::vector<std::string>;
 
-template <class T>
-ExprPtr make_expr(int line, T node) {
-  auto expr = std::make_unique<Expr>();
-  expr->line = line;
-  expr->node = std::move(node);
-  return expr;
+// How deep templates may nest. The parser, the renderer and the tree's
+// destructor all recurse once per level, and 5000 nested parentheses or a
+// chain of 100000 `+1` overflowed the stack; Jinja itself stops at Python's
+// recursion limit (1000 frames). Real chat templates nest a few levels.
+constexpr int kMaxNesting = 200;          // blocks, brackets, unary operators, conditionals
+constexpr int kMaxExpressionDepth = 1000;  // levels of one expression's tree
+
+int depth_of(const ExprPtr& e) { return e ? e->depth : 0; }
+int depth_of(const CallArguments& args) {
+  int depth = std::max(depth_of(args.star_args), depth_of(args.star_kwargs));
+  for (const ExprPtr& e : args.positional) depth = std::max(depth, depth_of(e));
+  for (const auto& [name, e] : args.keyword) depth = std::max(depth, depth_of(e));
+  return depth;
+}
+
+// The deepest child of an expression node.
+int children_depth(const LiteralExpr&) { return 0; }
+int children_depth(const NameExpr&) { return 0; }
+int children_depth(const ListExpr& e) {
+  int depth = 0;
+  for (const ExprPtr& item : e.items) depth = std::max(depth, depth_of(item));
+  return depth;
+}
+int children_depth(const DictExpr& e) {
+  int depth = 0;
+  for (const auto& [key, value] : e.entries) depth = std::max({depth, depth_of(key), depth_of(value)});
+  return depth;
+}
+int children_depth(const AttributeExpr& e) { return depth_of(e.object); }
+int children_depth(const ItemExpr& e) { return std::max(depth_of(e.object), depth_of(e.key)); }
+int children_depth(const SliceExpr& e) {
+  return std::max({depth_of(e.object), depth_of(e.start), depth_of(e.stop), depth_of(e.step)});
+}
+int children_depth(const CallExpr& e) { return std::max(depth_of(e.callee), depth_of(e.args)); }
+int children_depth(const FilterExpr& e) { return std::max(depth_of(e.subject), depth_of(e.filter.args)); }
+int children_depth(const TestExpr& e) { return std::max(depth_of(e.subject), depth_of(e.args)); }
+int children_depth(const UnaryExpr& e) { return depth_of(e.operand); }
+int children_depth(const BinaryExpr& e) { return std::max(depth_of(e.left), depth_of(e.right)); }
+int children_depth(const CompareExpr& e) {
+  int depth = depth_of(e.first);
+  for (const auto& [op, operand] : e.rest) depth = std::max(depth, depth_of(operand));
+  return depth;
+}
+int children_depth(const ConditionalExpr& e) {
+  return std::max({depth_of(e.condition), depth_of(e.then_value), depth_of(e.else_value)});
 }
 
 template <class T>
@@ -46,6 +85,34 @@ class Parser {
   Body parse() { return subparse(nullptr); }
 
  private:
+  // ---- bounds on nesting (kMaxNesting, kMaxExpressionDepth) ----
+  template <class T>
+  ExprPtr make_expr(int line, T node) {
+    const int depth = 1 + children_depth(node);
+    // Refused before the tree grows deeper: even unwinding a deeper one recurses.
+    if (depth > kMaxExpressionDepth)
+      fail("expression nested more than " + std::to_string(kMaxExpressionDepth) + " levels deep", line);
+    auto expr = std::make_unique<Expr>();
+    expr->line = line;
+    expr->depth = depth;
+    expr->node = std::move(node);
+    return expr;
+  }
+  // Held by each parse function that recurses into itself through nesting.
+  class NestingGuard {
+   public:
+    explicit NestingGuard(Parser& parser) : parser_(parser) {
+      if (++parser_.nesting_ > kMaxNesting)
+        parser_.fail("template nested more than " + std::to_string(kMaxNesting) + " levels deep", parser_.current().line);
+    }
+    ~NestingGuard() { --parser_.nesting_; }
+    NestingGuard(const NestingGuard&) = delete;
+    NestingGuard& operator=(const NestingGuard&) = delete;
+
+   private:
+    Parser& parser_;
+  };
+
   // ---- the token stream ----
   const Token& current() const { return tokens_[index_]; }
   const Token& look() const { return tokens_[std::min(index_ + 1, tokens_.size() - 1)]; }
@@ -156,6 +223,7 @@ class Parser {
   }
 
   Node parse_statement() {
+    const NestingGuard guard(*this);
     const Token& token = current();
     if (token.type != TokenType::Name) fail("tag name expected", token.line);
     const std::string tag = token.value;
@@ -410,7 +478,11 @@ class Parser {
     ExprPtr expr = parse_or();
     while (skip_name("if")) {
       ExprPtr condition = parse_or();
-      ExprPtr otherwise = skip_name("else") ? parse_condexpr() : nullptr;
+      ExprPtr otherwise;
+      if (skip_name("else")) {
+        const NestingGuard guard(*this);  // `a if b else c if d else ...` recurses
+        otherwise = parse_condexpr();
+      }
       expr = make_expr(line, ConditionalExpr{std::move(condition), std::move(expr), std::move(otherwise)});
     }
     return expr;
@@ -432,7 +504,10 @@ class Parser {
 
   ExprPtr parse_not() {
     const int line = current().line;
-    if (skip_name("not")) return make_expr(line, UnaryExpr{"not", parse_not()});
+    if (skip_name("not")) {
+      const NestingGuard guard(*this);
+      return make_expr(line, UnaryExpr{"not", parse_not()});
+    }
     return parse_compare();
   }
 
@@ -499,6 +574,7 @@ class Parser {
   }
 
   ExprPtr parse_unary(bool with_filter) {
+    const NestingGuard guard(*this);  // brackets, parentheses and unary signs nest through here
     const int line = current().line;
     ExprPtr node;
     if (at_op("-") || at_op("+")) {
@@ -771,6 +847,7 @@ class Parser {
   std::vector<std::pair<std::string, int>> tag_stack_;  // open tags and their lines
   std::vector<MacroDefinition*> macros_;                // macros being parsed
   int loop_depth_ = 0;                                  // for loops around, within this macro
+  int nesting_ = 0;                                     // NestingGuards alive
 };
 
 }  // namespace

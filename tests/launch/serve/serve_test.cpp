@@ -221,6 +221,21 @@ TEST(Serve, EchoRepeatsThePromptStreamedOrNotAndForTokenIds) {
   EXPECT_EQ(nlohmann::json::parse(by_ids.body)["choices"][0]["text"], prompt + completion_text);
 }
 
+TEST(Serve, DeeplyNestedBodiesAre400AndTheServerGoesOn) {
+  SLKV_REQUIRE_SHARED();
+  ServeProcess server("--model " + stories() + kServe);
+  ASSERT_TRUE(server.ok()) << server.log();
+  std::string deep;
+  for (int i = 0; i < 200000; ++i) deep += '[';
+  for (int i = 0; i < 200000; ++i) deep += ']';
+  const std::string body = R"({"messages": [{"role": "user", "content": "hi", "x": )" + deep + R"(}], "max_tokens": 2})";
+  const auto reply = testing::http(server.port(), "POST", "/v1/chat/completions", body);
+  EXPECT_EQ(reply.status, 400) << reply.body.substr(0, 300);
+  EXPECT_NE(reply.body.find("levels deep"), std::string::npos) << reply.body.substr(0, 300);
+  const auto after = post(server.port(), "/v1/completions", completion(kPrompts[0], 2));
+  EXPECT_EQ(after.status, 200) << "the server must still answer";
+}
+
 TEST(Serve, ResponseIdsDifferAcrossServerStarts) {
   SLKV_REQUIRE_SHARED();
   std::vector<std::string> ids;

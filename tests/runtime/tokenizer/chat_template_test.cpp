@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_nesting.h"
 #include "runtime/tokenizer/jinja/jinja_error.h"
 #include "tests/test_support.h"
 
@@ -171,6 +172,45 @@ TEST(ChatTemplate, OrderedJsonKeepsKeyOrderForToJson) {
   const ordered_json ordered = ordered_json::parse(R"([{"type": "function", "function": {"name": "f"}}])");
   EXPECT_EQ(chat.render_ordered(ordered_json::array(), false, ordered), R"({"type": "function", "function": {"name": "f"}})");
   EXPECT_EQ(chat.render(json::array(), false, json::parse(ordered.dump())), R"({"function": {"name": "f"}, "type": "function"})");
+}
+
+TEST(ChatTemplate, DeepNestingIsAClearErrorNotACrash) {
+  // Each of these overflowed the stack (parser, renderer or the tree's
+  // destructor) before nesting was bounded.
+  const auto repeat = [](const std::string& text, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += text;
+    return out;
+  };
+  const auto config = [](const std::string& chat_template) { return json{{"chat_template", chat_template}}.dump(); };
+  for (const std::string& deep :
+       {"{{ " + repeat("(", 5000) + "1" + repeat(")", 5000) + " }}", "{{ 1" + repeat("+1", 100000) + " }}",
+        "{{ messages" + repeat("[0]", 100000) + " }}", "{{ 1" + repeat(" if true else 1", 100000) + " }}",
+        "{{ 'x'" + repeat("|string", 100000) + " }}", "{{ " + repeat("not ", 5000) + "1 }}",
+        repeat("{% if true %}", 5000) + "x" + repeat("{% endif %}", 5000)}) {
+    try {
+      ChatTemplate::from_config_text(config(deep), "c.json");
+      ADD_FAILURE() << "no error for " << deep.substr(0, 40);
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("levels deep"), std::string::npos) << e.what();
+    }
+  }
+  // Nesting as deep as real templates go (and well beyond) still renders.
+  EXPECT_EQ(ChatTemplate::from_config_text(config("{{ " + repeat("(", 150) + "1" + repeat(")", 150) + " }}"), "c.json")
+                .render(json::array(), false),
+            "1");
+  EXPECT_EQ(ChatTemplate::from_config_text(config("{{ 1" + repeat("+1", 900) + " }}"), "c.json").render(json::array(), false),
+            "901");
+  // Messages nested 100000 levels deep parse as nlohmann::json (its parser
+  // keeps its own stack) but are refused before anything walks them
+  // recursively; deeper than kMaxJsonNesting is refused in either kind.
+  const auto messages_nested = [&](int levels) {
+    return R"([{"role": "user", "content": "hi", "x": )" + repeat("[", levels) + repeat("]", levels) + "}]";
+  };
+  const ChatTemplate chat = ChatTemplate::from_config_text(config("{{ messages[0].content }}"), "c.json");
+  EXPECT_THROW(chat.render(json::parse(messages_nested(100000)), false), Error);
+  EXPECT_THROW(chat.render_ordered(ordered_json::parse(messages_nested(int(kMaxJsonNesting))), false), Error);
+  EXPECT_EQ(chat.render_ordered(ordered_json::parse(messages_nested(int(kMaxJsonNesting) - 2)), false), "hi");
 }
 
 TEST(ChatTemplate, BadInputIsAClearError) {
