@@ -17,10 +17,12 @@
 //  * ComputePeak/<instruction>/threads: the multiply-add peak the matmuls
 //    are held against, fp32 FMA (vfmadd) or BF16 pairs (vdpbf16ps), 16
 //    independent chains per thread in registers; "GFLOP/s".
-//  * SampleTokens/vocab/rows/draw: the token draw after a decode step, on
-//    logits shaped like a trained model's (five tokens with most of the
-//    probability, ahead of a Gaussian bulk); draw 0 greedy, 1 temperature 0.8 with top_p 0.95, 2
-//    temperature 1 without filters, 3 top_k 40.
+//  * SampleTokens/vocab/rows/draw/flat: the token draw after a decode step,
+//    on logits shaped like a trained model's (flat 0: five tokens with most
+//    of the probability, ahead of a Gaussian bulk) or flat ones (1: uniform
+//    in [-1, 1), where a draw lies deep in the candidate order); draw 0
+//    greedy, 1 temperature 0.8 with top_p 0.95, 2 temperature 1 without
+//    filters, 3 top_k 40.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -463,7 +465,11 @@ void SampleTokens(benchmark::State& state) {
   const slkv::TokenDraw draws_by_kind[] = {
       {0.f, 0, 1.f, 0.0}, {0.8f, 0, 0.95f, 0.0}, {1.f, 0, 1.f, 0.0}, {1.f, 40, 1.f, 0.0}};
   slkv::TokenDraw draw = draws_by_kind[state.range(2)];
-  const std::vector<float> logits = peaked_logits(rows, vocab);
+  std::vector<float> logits = peaked_logits(rows, vocab);
+  if (state.range(3) == 1) {
+    Lcg lcg;
+    for (float& z : logits) z = lcg.next();
+  }
   std::vector<slkv::TokenDraw> draws(size_t(rows), draw);
   for (int64_t r = 0; r < rows; ++r) draws[size_t(r)].uniform = double(r + 1) / double(rows + 2);
   std::vector<int32_t> tokens(static_cast<size_t>(rows));
@@ -540,8 +546,8 @@ BENCHMARK(ComputePeak)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(SampleTokens)
-    ->ArgNames({"vocab", "rows", "draw"})
-    ->ArgsProduct({{32000, 128256}, {1, 16}, {0, 1, 2, 3}})
+    ->ArgNames({"vocab", "rows", "draw", "flat"})
+    ->ArgsProduct({{32000, 128256}, {1, 16}, {0, 1, 2, 3}, {0, 1}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 BENCHMARK(AttentionPrefill)

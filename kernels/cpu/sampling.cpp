@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <span>
+#include <vector>
 
 #include "kernels/cpu/simd.h"
 #include "core/error.h"
@@ -37,100 +39,114 @@ int32_t argmax(std::span<const float> values) {
 
 namespace {
 
+using Candidate = std::pair<float, int32_t>;  // (z, id)
+
 // Candidate order (kernels/token_draw.h): z descending, then id ascending.
-bool precedes(const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
+bool precedes(const Candidate& a, const Candidate& b) {
   return a.first > b.first || (a.first == b.first && a.second < b.second);
 }
 
-// The candidates put in candidate order from the front, only as far as a
-// walk over them reaches: a trained model's draw stops within its first few
-// dozen candidates, where sorting the whole vocabulary cost 3.4 ms per row of
-// 32000 and 16-20 ms of 128256 (kernels_bench SampleTokens).
-class SortedPrefix {
- public:
-  explicit SortedPrefix(std::vector<std::pair<float, int32_t>>& candidates) : candidates_(candidates) {}
+// Ranges this short are sorted and walked rather than partitioned further.
+constexpr size_t kSortedRun = 64;
 
-  // The n-th candidate in order (n < size).
-  const std::pair<float, int32_t>& at(size_t n) {
-    if (n >= sorted_) extend(n + 1);
-    return candidates_[n];
-  }
-
- private:
-  // Sorts at least the first n, doubling the sorted part each time, so a
-  // walk to the end costs about one full sort, not one per candidate. A
-  // partial sort of a short block is one pass over the rest, each element
-  // compared with the worst of the block.
-  void extend(size_t n) {
-    const size_t end = std::min(candidates_.size(), std::max({n, 2 * sorted_, kFirstBlock}));
-    const auto first = candidates_.begin() + static_cast<std::ptrdiff_t>(sorted_);
-    std::partial_sort(first, candidates_.begin() + static_cast<std::ptrdiff_t>(end), candidates_.end(), precedes);
-    sorted_ = end;
-  }
-
-  static constexpr size_t kFirstBlock = 64;
-  std::vector<std::pair<float, int32_t>>& candidates_;
-  size_t sorted_ = 0;  // candidates_[0, sorted_) are in order, and precede the rest
+// Where the running total of weights, over candidates in candidate order,
+// first crosses a target: the candidate's position and the total before it.
+struct Crossing {
+  size_t index;
+  double before;
 };
 
-// Above this top_k, the kept candidates are cut out by selection (linear) and
-// ordered lazily; up to it, a partial sort orders them in one pass.
+// The first candidate of `candidates`, in candidate order, at which the
+// running total of weight[id] reaches `target` (inclusive) or exceeds it;
+// the last candidate in order when rounding leaves the target out of reach.
+// Found by partitioning around pivots (a quickselect on the running total),
+// not by sorting: expected linear time however deep into the order the
+// crossing lies. A flat row's draw lies halfway down a 32000-token order,
+// where sorting the whole row cost 3.2 ms, and sorting only as far as the
+// walk went, in doubling blocks, cost as much. Afterwards the candidates
+// before `index` are exactly those that precede it. The totals are summed
+// part by part, so they can differ from a running sum in order in the last
+// bits, which matters only to a target within ~1e-16 of a boundary.
+Crossing find_crossing(std::span<Candidate> candidates, const std::vector<float>& weight, double target,
+                       bool inclusive) {
+  auto crosses = [&](double total) { return inclusive ? total >= target : total > target; };
+  const auto at = [&](size_t i) { return candidates.begin() + static_cast<std::ptrdiff_t>(i); };
+  size_t lo = 0, hi = candidates.size();
+  double before = 0;
+  while (hi - lo > kSortedRun) {
+    // Median of three as the pivot, moved to the end of the range.
+    const size_t mid = lo + (hi - lo) / 2;
+    if (precedes(candidates[mid], candidates[lo])) std::swap(candidates[mid], candidates[lo]);
+    if (precedes(candidates[hi - 1], candidates[lo])) std::swap(candidates[hi - 1], candidates[lo]);
+    if (precedes(candidates[mid], candidates[hi - 1])) std::swap(candidates[mid], candidates[hi - 1]);
+    const Candidate pivot = candidates[hi - 1];
+    const size_t split = static_cast<size_t>(
+        std::partition(at(lo), at(hi - 1), [&](const Candidate& c) { return precedes(c, pivot); }) -
+        candidates.begin());
+    std::swap(candidates[split], candidates[hi - 1]);  // [lo, split) precede the pivot, (split, hi) follow it
+    double preceding = 0;
+    for (size_t i = lo; i < split; ++i) preceding += weight[size_t(candidates[i].second)];
+    if (crosses(before + preceding)) {
+      hi = split;
+      continue;
+    }
+    before += preceding;
+    const double through_pivot = before + weight[size_t(pivot.second)];
+    if (crosses(through_pivot)) return {split, before};
+    before = through_pivot;
+    lo = split + 1;
+  }
+  std::sort(at(lo), at(hi), precedes);
+  for (size_t i = lo; i < hi; ++i) {
+    const double after = before + weight[size_t(candidates[i].second)];
+    if (crosses(after) || i + 1 == hi) return {i, before};
+    before = after;
+  }
+  return {hi - 1, before};  // an empty range: not reached, the draw always keeps a candidate
+}
+
+// Above this top_k the kept candidates are cut out by selection (linear);
+// up to it a partial sort (one pass, each element against the worst kept)
+// is quicker and leaves them in order.
 constexpr int64_t kSortedTopK = 1024;
 
 }  // namespace
 
-int32_t draw_token(std::span<const float> logits, const TokenDraw& draw,
-                   std::vector<std::pair<float, int32_t>>& candidates) {
+int32_t draw_token(std::span<const float> logits, const TokenDraw& draw, std::vector<Candidate>& candidates) {
   if (draw.temperature == 0.f) return argmax(logits);
   SLKV_CHECK(!logits.empty(), "drawing a token from an empty row");
 
   candidates.resize(logits.size());
   for (size_t i = 0; i < logits.size(); ++i) candidates[i] = {logits[i] / draw.temperature, static_cast<int32_t>(i)};
-  SortedPrefix order(candidates);
   // top_k keeps the first top_k candidates in order.
-  size_t kept = candidates.size();
-  if (draw.top_k > 0 && static_cast<size_t>(draw.top_k) < kept) {
-    kept = static_cast<size_t>(draw.top_k);
-    if (draw.top_k <= kSortedTopK) {
-      order.at(kept - 1);
-    } else {
-      const auto kept_end = candidates.begin() + static_cast<std::ptrdiff_t>(kept);
+  if (draw.top_k > 0 && static_cast<size_t>(draw.top_k) < candidates.size()) {
+    const auto kept_end = candidates.begin() + static_cast<std::ptrdiff_t>(draw.top_k);
+    if (draw.top_k <= kSortedTopK)
+      std::partial_sort(candidates.begin(), kept_end, candidates.end(), precedes);
+    else
       std::nth_element(candidates.begin(), kept_end, candidates.end(), precedes);
-      candidates.erase(kept_end, candidates.end());
-    }
+    candidates.erase(kept_end, candidates.end());
   }
 
-  // Softmax weights exp(z - max z) of the kept candidates, summed in any
-  // order: the total can differ from a sum in candidate order only in its
-  // last bits, which decide nothing but a target within ~1e-16 of a boundary.
+  // Softmax weights exp(z - max z) of the kept candidates, by id, and their
+  // total (in any order: see find_crossing).
   float max_z = candidates.front().first;
-  for (size_t n = 0; n < kept; ++n) max_z = std::max(max_z, candidates[n].first);
-  auto weight = [&](const std::pair<float, int32_t>& candidate) { return std::exp(candidate.first - max_z); };
+  for (const Candidate& c : candidates) max_z = std::max(max_z, c.first);
+  thread_local std::vector<float> weight;  // reused across calls
+  weight.resize(logits.size());
   double total = 0;
-  for (size_t n = 0; n < kept; ++n) total += weight(candidates[n]);
+  for (const Candidate& c : candidates) total += weight[size_t(c.second)] = std::exp(c.first - max_z);
 
+  std::span<Candidate> kept(candidates);
   // Nucleus: the shortest prefix whose probability reaches top_p.
   if (draw.top_p < 1.f) {
-    const double target = static_cast<double>(draw.top_p) * total;
-    double cumulative = 0;
-    size_t prefix = 0;
-    while (prefix < kept) {
-      cumulative += weight(order.at(prefix));
-      ++prefix;
-      if (cumulative >= target) break;
-    }
-    kept = prefix;
-    total = cumulative;
+    const Crossing last = find_crossing(kept, weight, static_cast<double>(draw.top_p) * total, /*inclusive=*/true);
+    kept = kept.first(last.index + 1);
+    total = last.before + weight[size_t(kept.back().second)];
   }
   // Inverse CDF: the first candidate whose running weight exceeds the draw.
-  const double target = draw.uniform * total;
-  double cumulative = 0;
-  for (size_t n = 0; n < kept; ++n) {
-    const auto& candidate = order.at(n);
-    cumulative += weight(candidate);
-    if (cumulative > target) return candidate.second;
-  }
-  return order.at(kept - 1).second;  // rounding left a sliver: take the last kept token
+  const Crossing drawn = find_crossing(kept, weight, draw.uniform * total, /*inclusive=*/false);
+  return kept[drawn.index].second;
 }
 
 }  // namespace slkv::cpu

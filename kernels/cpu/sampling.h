@@ -1,7 +1,8 @@
 #pragma once
 // The CPU's token draw: the reference for TokenDraw's definition
-// (kernels/token_draw.h), by putting the candidates in order (as far as the
-// draw reaches into them).
+// (kernels/token_draw.h), finding each filter's crossing in candidate order
+// by partitioning the candidates around pivots (expected linear time), not
+// by sorting them all.
 #include <cstdint>
 #include <span>
 #include <utility>
