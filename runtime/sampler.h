@@ -1,9 +1,10 @@
 #pragma once
 // Sampler: a request's sampling parameters and its seeded random stream.
 // next_draw() says how to pick the next token (kernels/token_draw.h): greedy
-// when temperature is 0 (or below kMinSampledTemperature), else temperature, top-k, top-p and a uniform number
-// from the request's generator, so a fixed seed reproduces a run exactly on
-// any backend (Backend::sample_tokens applies it).
+// when temperature is 0 (or below kMinSampledTemperature), else temperature,
+// top-k, top-p and a uniform number from the request's generator, so a fixed
+// seed reproduces a run exactly on any backend (Backend::sample_tokens
+// applies it).
 #include <cstdint>
 #include <random>
 #include <span>
