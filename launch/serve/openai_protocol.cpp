@@ -187,6 +187,10 @@ CompletionRequest parse_completion_request(const std::string& body_text, bool ch
     }
     (void)value;
   }
+  // OpenAI's echo with logprobs also scores the prompt's tokens. The engine
+  // computes logits for generated tokens only: refused rather than half answered.
+  if (request.echo && request.logprobs)
+    bad("echo", "with \"logprobs\" is not supported: the prompt's tokens are not scored");
   if (chat && field(body, "top_logprobs")) {
     request.top_logprobs = integer(body, "top_logprobs", 0, 20);
     if (!request.logprobs) bad("top_logprobs", "needs \"logprobs\": true");

@@ -69,6 +69,7 @@ TEST(OpenAiProtocol, EveryBadFieldIsA400NamingIt) {
       {R"({"prompt": "x", "lazy_threshold": 2})", "lazy_threshold"},
       {R"({"prompt": "x", "session_id": "s"})", "session_id"},
       {R"({"prompt": [1, -2]})", "prompt"},
+      {R"({"prompt": "x", "echo": true, "logprobs": 1})", "echo"},
   };
   for (const auto& [body, param] : cases) {
     const auto [status, got] = error_of(body);
