@@ -460,16 +460,20 @@ std::vector<float> peaked_logits(int64_t rows, int64_t vocab) {
   return logits;
 }
 
+// Logits uniform in [-1, 1): a draw lies deep in the candidate order.
+std::vector<float> flat_logits(int64_t rows, int64_t vocab) {
+  Lcg lcg;
+  std::vector<float> logits(size_t(rows * vocab));
+  for (float& z : logits) z = lcg.next();
+  return logits;
+}
+
 void SampleTokens(benchmark::State& state) {
   const int64_t vocab = state.range(0), rows = state.range(1);
   const slkv::TokenDraw draws_by_kind[] = {
       {0.f, 0, 1.f, 0.0}, {0.8f, 0, 0.95f, 0.0}, {1.f, 0, 1.f, 0.0}, {1.f, 40, 1.f, 0.0}};
   slkv::TokenDraw draw = draws_by_kind[state.range(2)];
-  std::vector<float> logits = peaked_logits(rows, vocab);
-  if (state.range(3) == 1) {
-    Lcg lcg;
-    for (float& z : logits) z = lcg.next();
-  }
+  const std::vector<float> logits = state.range(3) == 1 ? flat_logits(rows, vocab) : peaked_logits(rows, vocab);
   std::vector<slkv::TokenDraw> draws(size_t(rows), draw);
   for (int64_t r = 0; r < rows; ++r) draws[size_t(r)].uniform = double(r + 1) / double(rows + 2);
   std::vector<int32_t> tokens(static_cast<size_t>(rows));

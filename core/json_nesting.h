@@ -8,6 +8,7 @@
 // deeper than kMaxJsonNesting first.
 #include <algorithm>
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -16,6 +17,11 @@ namespace slkv {
 
 // Deeper than any real message or tool call (Python's json stops near 1000).
 constexpr size_t kMaxJsonNesting = 128;
+
+// The error every entry point gives: "<what> nests more than 128 levels deep".
+inline std::string json_too_deep_message(const std::string& what) {
+  return what + " nests more than " + std::to_string(kMaxJsonNesting) + " levels deep";
+}
 
 // The nesting depth of a JSON text: brackets and braces outside strings, so
 // a malformed text counts too (its parser then names what is wrong).

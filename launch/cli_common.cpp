@@ -80,7 +80,7 @@ std::vector<BasicJsonLine<Json>> read_json_lines_as(const std::filesystem::path&
     // Checked before parsing: the JSON parser would refuse it too, but less plainly.
     check_utf8(line, parsed.where);
     if (json_text_nesting_depth(line) > kMaxJsonNesting)
-      throw Error(parsed.where + ": JSON nested more than " + std::to_string(kMaxJsonNesting) + " levels deep");
+      throw Error(json_too_deep_message(parsed.where + ": the JSON"));
     try {
       parsed.value = Json::parse(line);
     } catch (const nlohmann::json::parse_error& e) {

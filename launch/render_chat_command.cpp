@@ -28,7 +28,7 @@ int run_render_chat(int argc, char** argv) {
   const InputText input = read_input_text("-");
   check_utf8(input.text, input.name);
   if (json_text_nesting_depth(input.text) > kMaxJsonNesting)
-    throw Error(input.name + ": JSON nested more than " + std::to_string(kMaxJsonNesting) + " levels deep");
+    throw Error(json_too_deep_message(input.name + ": the JSON"));
   nlohmann::ordered_json messages;  // keys in the input's order: `tojson` writes them so, as Python does
   try {
     messages = nlohmann::ordered_json::parse(input.text);

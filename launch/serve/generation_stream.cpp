@@ -85,30 +85,28 @@ nlohmann::json GenerationStream::logprobs_json(size_t first, size_t count) const
   if (!request_.logprobs) return nullptr;
   count = std::min(count, logprobs_.size() - std::min(first, logprobs_.size()));
   // A token as it reads inside the text (" there", not "there"), so the
-  // tokens join into the completion; `bytes` are exact where the text is a
-  // partial character (U+FFFD in `token`).
-  auto bytes = [&](int32_t token) {
-    const std::string raw = tokenizer_.token_bytes(token);
-    std::vector<int> out(raw.begin(), raw.end());
-    for (int& b : out) b &= 0xFF;
-    return out;
-  };
-  auto piece = [&](int32_t token) {
+  // tokens join into the completion; chat's `bytes` are exact where the text
+  // is a partial character (U+FFFD in `token`).
+  auto piece = [&](const std::string& raw) {
     std::string text;
-    append_complete_utf8(text, tokenizer_.token_bytes(token), /*final=*/true);
+    append_complete_utf8(text, raw, /*final=*/true);
     return text;
   };
   if (request_.chat) {
+    auto entry_json = [&](int32_t token, double logprob) {
+      const std::string raw = tokenizer_.token_bytes(token);
+      std::vector<int> bytes(raw.begin(), raw.end());
+      for (int& b : bytes) b &= 0xFF;
+      return nlohmann::json{{"token", piece(raw)}, {"logprob", logprob}, {"bytes", bytes}};
+    };
     nlohmann::json content = nlohmann::json::array();
     for (size_t i = first; i < first + count; ++i) {
       const TokenLogprob& entry = logprobs_[i];
       nlohmann::json top = nlohmann::json::array();
-      for (const auto& [token, logprob] : entry.top)
-        top.push_back({{"token", piece(token)}, {"logprob", logprob}, {"bytes", bytes(token)}});
-      content.push_back({{"token", piece(entry.token)},
-                         {"logprob", entry.logprob},
-                         {"bytes", bytes(entry.token)},
-                         {"top_logprobs", top}});
+      for (const auto& [token, logprob] : entry.top) top.push_back(entry_json(token, logprob));
+      nlohmann::json item = entry_json(entry.token, entry.logprob);
+      item["top_logprobs"] = std::move(top);
+      content.push_back(std::move(item));
     }
     return {{"content", content}};
   }
@@ -116,10 +114,10 @@ nlohmann::json GenerationStream::logprobs_json(size_t first, size_t count) const
                  top_logprobs = nlohmann::json::array();
   for (size_t i = first; i < first + count; ++i) {
     const TokenLogprob& entry = logprobs_[i];
-    tokens.push_back(piece(entry.token));
+    tokens.push_back(piece(tokenizer_.token_bytes(entry.token)));
     token_logprobs.push_back(entry.logprob);
     nlohmann::json top = nlohmann::json::object();
-    for (const auto& [token, logprob] : entry.top) top[piece(token)] = logprob;
+    for (const auto& [token, logprob] : entry.top) top[piece(tokenizer_.token_bytes(token))] = logprob;
     top_logprobs.push_back(top);
   }
   return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top_logprobs}};

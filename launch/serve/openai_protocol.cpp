@@ -90,7 +90,7 @@ Json message_content(const Json& content, const std::string& where) {
 CompletionRequest parse_completion_request(const std::string& body_text, bool chat, const SamplingParams& defaults) {
   // Before parsing: nlohmann::ordered_json's parser itself overflows the stack on deep input.
   if (json_text_nesting_depth(body_text) > kMaxJsonNesting)
-    throw ApiError(400, "the body nests more than " + std::to_string(kMaxJsonNesting) + " levels deep");
+    throw ApiError(400, json_too_deep_message("the body"));
   Json body;
   try {
     body = Json::parse(body_text);

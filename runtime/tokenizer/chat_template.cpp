@@ -148,8 +148,7 @@ template <class Json>
 void check_nesting(std::initializer_list<const Json*> given) {
   for (const Json* json : given)
     if (json_nesting_depth(*json) > kMaxJsonNesting)
-      throw Error("chat messages, tools or keywords nest more than " + std::to_string(kMaxJsonNesting) +
-                  " levels deep");
+      throw Error(json_too_deep_message("the chat messages, tools or keywords"));
 }
 
 }  // namespace
